@@ -1,0 +1,78 @@
+"""An in-memory data set and the sampler that hands out its shuffled batches.
+
+The sampler shuffles once at the start of every pass (and again if a pass runs past the end of
+the data), so drawing a batch is a slice, never work proportional to the data size. Its whole
+state is two integers, and the order of every shuffle follows from the seed alone, so a resumed
+run draws exactly the batches the uninterrupted run would have drawn.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+
+class DataError(Exception):
+    """A data file or source is missing or malformed; the message names it."""
+
+
+@dataclass
+class ArrayDataset:
+    """Samples (float32, first axis = sample) and, for labelled data, int64 labels."""
+
+    name: str
+    samples: np.ndarray
+    labels: Optional[np.ndarray] = None
+    pixel_range: Optional[tuple] = None  # (-1, 1) for images, None for points
+
+    @property
+    def sample_shape(self) -> tuple:
+        return tuple(self.samples.shape[1:])
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.sample_shape) == 3
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+
+class BatchSampler:
+    """Shuffled batches without replacement inside one shuffle; state = (shuffle_id, position)."""
+
+    def __init__(self, num_samples: int, batch_size: int, seed: int):
+        if batch_size > num_samples:
+            raise DataError(
+                f"batch_size {batch_size} is larger than the data set ({num_samples} samples)"
+            )
+        self.num_samples, self.batch_size, self.seed = num_samples, batch_size, seed
+        self.shuffle_id, self.position = -1, 0
+        self._order: Optional[np.ndarray] = None
+
+    def _shuffle(self, shuffle_id: int) -> None:
+        self.shuffle_id, self.position = shuffle_id, 0
+        rng = np.random.default_rng([self.seed, shuffle_id])
+        self._order = rng.permutation(self.num_samples)
+
+    def start_pass(self) -> None:
+        """A new shuffle for the new pass."""
+        self._shuffle(self.shuffle_id + 1)
+
+    def next_indices(self) -> np.ndarray:
+        if self._order is None:
+            self._shuffle(max(self.shuffle_id, 0))
+        if self.position + self.batch_size > self.num_samples:
+            self._shuffle(self.shuffle_id + 1)
+        indices = self._order[self.position : self.position + self.batch_size]
+        self.position += self.batch_size
+        return indices
+
+    def state_dict(self) -> dict:
+        return {"shuffle_id": self.shuffle_id, "position": self.position}
+
+    def load_state_dict(self, state: dict) -> None:
+        shuffle_id = int(state["shuffle_id"])
+        if shuffle_id >= 0:
+            self._shuffle(shuffle_id)
+        self.shuffle_id, self.position = shuffle_id, int(state["position"])

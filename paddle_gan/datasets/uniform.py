@@ -1,0 +1,14 @@
+"""The synthetic 2-D source of the v1 demo: points uniform in the unit square [0, 1)^2."""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import ArrayDataset
+
+SUPPORT = ((0.0, 1.0), (0.0, 1.0))  # the true distribution's support, used by the metrics
+
+
+def load_uniform(size: int = 1_000_000, seed: int = 0) -> ArrayDataset:
+    """`size` points drawn once from a generator seeded by `seed`."""
+    rng = np.random.default_rng(seed)
+    return ArrayDataset("uniform", rng.random((size, 2), dtype=np.float32))
