@@ -1,0 +1,104 @@
+"""MNIST from its IDX files: the reader and its checks, and `load_mnist`, which turns one split into
+an `ArrayDataset` of 1x28x28 float32 images in [-1, 1] with their int64 labels. Each file is
+checked against its own header (magic number, dimensions, body length) and the images against
+their labels, and every failure is a `DataError` naming the file and what was expected, because
+a truncated download must stop a run with a clear line rather than train on garbage.
+Uncompressed files are preferred; the .gz the mirrors serve are read when they are all there is.
+"""
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+
+from .base import ArrayDataset, DataError
+
+IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions
+LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension
+IMAGE_SIZE = (28, 28)
+NUM_CLASSES = 10
+FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+SCRIPT = "bash data/get_mnist_data.sh"
+
+
+def _read_bytes(path: Path) -> bytes:
+    if path.suffix != ".gz":
+        return path.read_bytes()
+    try:
+        with gzip.open(path, "rb") as f:
+            return f.read()
+    except (OSError, EOFError) as error:  # BadGzipFile is an OSError; a cut-off stream, EOFError
+        raise DataError(f"{path}: not a readable gzip file ({error})") from error
+
+
+def read_idx(path: Union[str, Path], magic: int) -> np.ndarray:
+    """The uint8 array of an IDX file whose magic number must be `magic`; shape from its header."""
+    path = Path(path)
+    data = _read_bytes(path)
+    ndim = magic & 0xFF  # the low byte of the magic number is the number of dimensions
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataError(
+            f"{path}: {len(data)} bytes, too short for the {header}-byte IDX header expected"
+        )
+    (found,) = struct.unpack(">i", data[:4])
+    if found != magic:
+        raise DataError(f"{path}: IDX magic number {found}, expected {magic}")
+    dims = struct.unpack(f">{ndim}I", data[4:header])
+    expected = int(np.prod(dims, dtype=np.int64))
+    body = len(data) - header
+    if body != expected:
+        relation = "shorter" if body < expected else "longer"
+        shape = "x".join(map(str, dims))
+        raise DataError(
+            f"{path}: body of {body} bytes is {relation} than the {expected} bytes its header "
+            f"promises ({shape}); the file is damaged, fetch it again with `{SCRIPT}`"
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def _find(data_dir: Path, name: str) -> Path:
+    for path in (data_dir / name, data_dir / f"{name}.gz"):
+        if path.is_file():
+            return path
+    raise DataError(f"MNIST file missing: {data_dir / name} (or .gz); run `{SCRIPT}`")
+
+
+def load_mnist(data_dir: Union[str, Path], split: str = "train") -> ArrayDataset:
+    """One split ("train" or "test", the t10k files) of MNIST in `data_dir`."""
+    if split not in FILES:
+        raise ValueError(f"unknown MNIST split {split!r}; expected one of {sorted(FILES)}")
+    data_dir = Path(data_dir)
+    images_name, labels_name = FILES[split]
+    images_path, labels_path = _find(data_dir, images_name), _find(data_dir, labels_name)
+
+    images = read_idx(images_path, IMAGES_MAGIC)
+    if images.shape[1:] != IMAGE_SIZE:
+        raise DataError(
+            f"{images_path}: images are {images.shape[1]}x{images.shape[2]}, "
+            f"expected {IMAGE_SIZE[0]}x{IMAGE_SIZE[1]}"
+        )
+    labels = read_idx(labels_path, LABELS_MAGIC)
+    if len(images) != len(labels):
+        raise DataError(
+            f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} "
+            "labels; expected the same count"
+        )
+    if len(labels) == 0:
+        raise DataError(f"{images_path}: holds no images, expected at least one")
+    if labels.max() >= NUM_CLASSES:
+        bad = int(np.argmax(labels >= NUM_CLASSES))
+        raise DataError(
+            f"{labels_path}: label {labels[bad]} at index {bad}, expected 0..{NUM_CLASSES - 1}"
+        )
+
+    samples = images.reshape(len(images), 1, *IMAGE_SIZE).astype(np.float32)
+    samples /= 127.5
+    samples -= 1.0
+    return ArrayDataset("mnist", samples, labels.astype(np.int64), pixel_range=(-1.0, 1.0))
