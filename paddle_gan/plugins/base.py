@@ -22,6 +22,10 @@ class TrainState:
     dataset: Any
     output_dir: Path
     fixed_noise: np.ndarray
+    step: Any  # paddle_gan.step.GanStep: callable (real, noise) -> dict of floats
+    scheduler: Any
+    sampler: Any  # paddle_gan.datasets.base.BatchSampler
+    rng: np.random.Generator  # draws the noise of every iteration
     is_writer: bool = True  # rank 0: the only process that writes files
     pass_id: int = 0  # current pass, from 0
     iteration: int = 0  # iteration inside the pass, from 0

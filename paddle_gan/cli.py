@@ -1,0 +1,93 @@
+"""Command line of tools/gan_trainer.py: flags -> settings -> run, and the exit codes.
+
+Exit codes: 0 done; 2 bad usage, config, data or device (one line, no traceback); 3 training
+diverged (a NaN/Inf loss); 130 / 143 stopped by SIGINT / SIGTERM after the current step.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from typing import List, Optional
+
+from . import runtime
+from .config import REPO_ROOT, ConfigError, resolve_settings
+from .datasets.base import DataError
+
+EXIT_OK, EXIT_USAGE, EXIT_DIVERGED = 0, 2, 3
+EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gan_trainer.py",
+        description="Train the PaddlePaddle v1 demo GANs: a 2-D uniform source, MNIST or CIFAR-10.",
+        epilog="Exit codes: 0 done, 2 bad usage/config/data, 3 diverged (NaN/Inf loss), "
+        "130/143 stopped by SIGINT/SIGTERM. Flags override the YAML config.",
+    )
+    add = parser.add_argument
+    add("-d", "--data", metavar="uniform|mnist|cifar", help="data source; picks conf/<d>.yaml")
+    add("--config", metavar="YAML", help="run config (default: conf/<data>.yaml)")
+    add("--use_gpu", type=int, choices=(0, 1), help="1: GPU (needs paddlepaddle-gpu), 0: CPU; "
+        "default: the GPU when the build and a device are there")
+    add("--gpu_id", type=int, metavar="N", help="which GPU (default 0)")
+    add("--num_passes", type=int, metavar="N")
+    add("--iters_per_pass", type=int, metavar="N")
+    add("--batch_size", type=int, metavar="N")
+    add("--seed", type=int, metavar="N", help="same seed, same results (on the CPU)")
+    add("--output_dir", metavar="DIR", help="default: output/<data>")
+    add("--resume", metavar="auto|PATH", help="continue from the newest checkpoint or PATH")
+    add("--download", action="store_true", help="fetch the data first (data/get_<d>_data.sh)")
+    add("--set", action="append", default=[], metavar="KEY=VALUE",
+        help="any setting, e.g. --set scheduler.name=alternate --set optimizer.beta1=0.9")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace):
+    flags = {
+        "gpu_id": args.gpu_id,
+        "num_passes": args.num_passes,
+        "iters_per_pass": args.iters_per_pass,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "output_dir": args.output_dir,
+        "resume": args.resume,
+        "use_gpu": None if args.use_gpu is None else bool(args.use_gpu),
+    }
+    return resolve_settings(args.config, args.set, flags, args.data)
+
+
+def download(settings) -> None:
+    script = {"mnist": "get_mnist_data.sh", "cifar": "get_cifar_data.sh"}.get(settings.data)
+    if script is None:
+        return
+    result = subprocess.run(["bash", str(REPO_ROOT / "data" / script)])
+    if result.returncode != 0:
+        raise DataError(f"data/{script} failed (exit {result.returncode})")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    notes = runtime.configure_cpu_environment()  # before anything imports paddle
+    args = build_parser().parse_args(argv)
+    runtime.import_paddle()  # once, quietly, before the conf module imports it
+    from .checkpoint_io import CheckpointError
+    from .networks import SyncError
+    from .run import run
+    from .step import Diverged
+
+    try:
+        settings = settings_from_args(args)
+        if args.download:
+            download(settings)
+        state = run(settings, notes)
+    except (ConfigError, DataError, runtime.DeviceError, CheckpointError, SyncError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except Diverged as err:
+        print(f"error: training diverged: {err}; nothing was saved from this state",
+              file=sys.stderr)
+        return EXIT_DIVERGED
+    except KeyboardInterrupt:
+        print("stopped by SIGINT before training started", file=sys.stderr)
+        return EXIT_SIGNAL["SIGINT"]
+    return EXIT_SIGNAL.get(state.stop_reason, EXIT_OK)

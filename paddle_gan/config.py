@@ -1,0 +1,220 @@
+"""Typed run settings: YAML (safe loader) + the conf module's defaults + flags -> `Settings`.
+
+Precedence, lowest first: the dataclass defaults, the conf module's `DEFAULTS`, the YAML run
+config, `--set key=value`, then the named flags. Every layer is a plain dict merged key by key;
+`settings_from_dict` then checks it once: an unknown key is an error that names it and suggests
+the closest valid one, and wrong types or out-of-range values are errors too. This file never
+imports paddle, so the CLI can read settings before the CPU environment is set up.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, get_args, get_origin, get_type_hints
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = REPO_ROOT / "conf"
+DATA_SOURCES = ("uniform", "mnist", "cifar")
+
+
+class ConfigError(Exception):
+    """Bad settings: the message is one line naming the key and what is wrong."""
+
+
+def _positive(name):
+    return {"min": 1, "what": f"{name} must be at least 1"}
+
+
+@dataclass
+class OptimizerSettings:
+    learning_rate: float = field(default=1e-4, metadata={"min": 1e-12})
+    beta1: float = field(default=0.5, metadata={"min": 0.0, "max": 0.999999})
+    beta2: float = field(default=0.999, metadata={"min": 0.0, "max": 0.999999})
+
+
+@dataclass
+class SchedulerSettings:
+    name: str = field(default="loss_based", metadata={"choices": ("loss_based", "alternate")})
+    max_strike: int = field(default=5, metadata={"min": 1})  # loss_based
+    d_steps: int = field(default=1, metadata={"min": 1})  # alternate: d_steps D then g_steps G
+    g_steps: int = field(default=1, metadata={"min": 1})
+
+
+@dataclass
+class Settings:
+    data: str = field(default="uniform", metadata={"choices": DATA_SOURCES})
+    conf: str = "conf/gan_conf.py"  # the conf module; relative paths are from the repo root
+    data_dir: str = ""  # default: data/<data>_data
+    data_size: int = field(default=1_000_000, metadata={"min": 1})  # uniform source only
+    num_passes: int = field(default=100, metadata={"min": 1})
+    iters_per_pass: int = field(default=10_000, metadata={"min": 1})
+    batch_size: int = field(default=128, metadata={"min": 1})
+    seed: int = field(default=1, metadata={"min": 0})
+    use_gpu: Optional[bool] = None  # None: GPU when the build and a device are there
+    gpu_id: int = field(default=0, metadata={"min": 0})
+    output_dir: str = ""  # default: output/<data>
+    resume: str = ""  # "", "auto" or a checkpoint path
+    execution: str = field(default="fast", metadata={"choices": ("fast", "plain")})
+    optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    plugins: List[str] = field(default_factory=lambda: ["console", "samples"])
+    plugin_options: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+
+    def resolved_output_dir(self) -> Path:
+        return Path(self.output_dir or f"output/{self.data}")
+
+    def resolved_data_dir(self) -> Path:
+        return Path(self.data_dir or REPO_ROOT / "data" / f"{self.data}_data")
+
+    def resolved_conf_path(self) -> Path:
+        path = Path(self.conf)
+        return path if path.is_absolute() or path.exists() else REPO_ROOT / path
+
+
+def _suggest(key: str, valid) -> str:
+    close = difflib.get_close_matches(key, list(valid), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _check_value(where: str, value: Any, hint: Any, meta: dict) -> Any:
+    origin = get_origin(hint)
+    if origin is not None and type(None) in get_args(hint):  # Optional[X]
+        if value is None:
+            return None
+        hint = next(a for a in get_args(hint) if a is not type(None))
+        origin = get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a mapping, got {value!r}")
+        return _build(hint, value, where + ".")
+    if origin in (list, List):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where} must be a list of names, got {value!r}")
+        return list(value)
+    if origin in (dict, Dict):
+        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+            raise ConfigError(f"{where} must map names to mappings, got {value!r}")
+        return {k: dict(v) for k, v in value.items()}
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if hint is bool and isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
+        value = bool(value)
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise ConfigError(f"{where} must be {hint.__name__}, got {value!r}")
+    if "choices" in meta and value not in meta["choices"]:
+        raise ConfigError(f"{where} must be one of {', '.join(meta['choices'])}, got {value!r}")
+    if "min" in meta and value < meta["min"]:
+        raise ConfigError(f"{where} must be at least {meta['min']}, got {value!r}")
+    if "max" in meta and value > meta["max"]:
+        raise ConfigError(f"{where} must be at most {meta['max']}, got {value!r}")
+    return value
+
+
+def _build(cls, raw: dict, prefix: str = ""):
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in fields:
+            raise ConfigError(f"unknown setting '{prefix}{key}'{_suggest(str(key), fields)}")
+    values = {
+        key: _check_value(prefix + key, value, hints[key], dict(fields[key].metadata))
+        for key, value in raw.items()
+    }
+    return cls(**values)
+
+
+def settings_from_dict(raw: dict) -> Settings:
+    """Validate a merged settings dict into `Settings` (raises ConfigError)."""
+    return _build(Settings, raw)
+
+
+def build_options(cls, raw: dict, plugin: str):
+    """Validate one plugin's options (a dataclass of its own) the same way as the settings."""
+    return _build(cls, raw or {}, prefix=f"plugin_options.{plugin}.")
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_yaml(path: Path) -> dict:
+    """Read a YAML mapping with the safe loader: Python tags and other objects are refused."""
+    try:
+        text = Path(path).read_text()
+    except OSError as err:
+        raise ConfigError(f"cannot read config {path}: {err.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        first_line = str(err).splitlines()[0]
+        raise ConfigError(f"{path} is not valid YAML (safe loader): {first_line}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of settings, got {type(data).__name__}")
+    return data
+
+
+def parse_set(item: str) -> dict:
+    """`a.b=value` -> {"a": {"b": value}}, the value parsed as YAML (so 3 is int, x is str)."""
+    key, sep, text = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set takes key=value, got {item!r}")
+    try:
+        value = yaml.safe_load(text) if text else ""
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {key}: cannot parse value {text!r}") from None
+    for part in reversed(key.split(".")):
+        value = {part: value}
+    return value
+
+
+def load_conf_module(path: Path):
+    """Import a conf module from its file path (it is the user's own Python, so it runs)."""
+    if not Path(path).is_file():
+        raise ConfigError(f"conf module {path} does not exist")
+    spec = importlib.util.spec_from_file_location(f"paddle_gan_conf_{Path(path).stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def default_config_path(data: str) -> Path:
+    return CONF_DIR / f"{data}.yaml"
+
+
+def resolve_settings(
+    yaml_path: Optional[Path], sets: List[str], flags: Dict[str, Any], data: Optional[str]
+) -> Settings:
+    """Merge every layer and validate. `data` (the -d flag) picks the default YAML."""
+    if yaml_path is None:
+        if data is None:
+            raise ConfigError("say which data to train on: -d uniform|mnist|cifar or --config")
+        if data not in DATA_SOURCES:
+            raise ConfigError(f"unknown data source '{data}'{_suggest(data, DATA_SOURCES)}")
+        yaml_path = default_config_path(data)
+    merged = read_yaml(yaml_path)
+    for item in sets:
+        merged = deep_merge(merged, parse_set(item))
+    merged = deep_merge(merged, {k: v for k, v in flags.items() if v is not None})
+    if data is not None:
+        merged["data"] = data
+    conf_path = Settings(conf=str(merged.get("conf", Settings.conf))).resolved_conf_path()
+    conf = load_conf_module(conf_path)
+    conf_defaults = getattr(conf, "DEFAULTS", {})
+    return settings_from_dict(deep_merge(conf_defaults, merged))
+
+
+def settings_to_dict(settings: Settings) -> dict:
+    return dataclasses.asdict(settings)

@@ -1,0 +1,163 @@
+"""The three networks of the v1 demo, built from one conf module, and sync of shared parameters.
+
+`generator_training` (noise -> G -> D, only G trained), `discriminator_training` (sample -> D,
+only D trained) and `generator` (noise -> G, inference) each own their own copy of the
+parameters, with identical structural names (`gen.hidden.weight`, `dis.out.bias`, ...). After
+every training step the trained network's values are copied by name to the others, as v1 did;
+a name found in only one network is skipped and a shape mismatch is an error.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Tuple
+
+import numpy as np
+import paddle
+import paddle.nn as nn
+
+
+class SyncError(Exception):
+    """Two networks hold a parameter of the same name but different shapes."""
+
+
+class GeneratorTraining(nn.Layer):
+    """noise -> G -> D -> logits; D is frozen here (its values only ever arrive by sync)."""
+
+    def __init__(self, gen: nn.Layer, dis: nn.Layer):
+        super().__init__()
+        self.gen, self.dis = gen, dis
+
+    def forward(self, noise):
+        return self.dis(self.gen(noise))
+
+
+class DiscriminatorTraining(nn.Layer):
+    """sample -> D -> logits."""
+
+    def __init__(self, dis: nn.Layer):
+        super().__init__()
+        self.dis = dis
+
+    def forward(self, sample):
+        return self.dis(sample)
+
+
+class Generator(nn.Layer):
+    """noise -> G -> sample; inference only, it makes the fake batches and the sample grids."""
+
+    def __init__(self, gen: nn.Layer):
+        super().__init__()
+        self.gen = gen
+
+    def forward(self, noise):
+        return self.gen(noise)
+
+
+Pairs = List[Tuple[str, paddle.Tensor, paddle.Tensor]]
+
+
+def shared_pairs(src: nn.Layer, dst: nn.Layer) -> Pairs:
+    """(name, src tensor, dst tensor) for every parameter or buffer named in both networks."""
+    src_state = src.state_dict()
+    pairs = []
+    for name, dst_tensor in dst.state_dict().items():
+        src_tensor = src_state.get(name)
+        if src_tensor is None:
+            continue
+        if list(src_tensor.shape) != list(dst_tensor.shape):
+            raise SyncError(
+                f"cannot sync '{name}': shape {list(src_tensor.shape)} in "
+                f"{type(src).__name__} but {list(dst_tensor.shape)} in {type(dst).__name__}"
+            )
+        pairs.append((name, src_tensor, dst_tensor))
+    return pairs
+
+
+def copy_pairs(pairs: Pairs) -> None:
+    with paddle.no_grad():
+        for _, src_tensor, dst_tensor in pairs:
+            paddle.assign(src_tensor, output=dst_tensor)
+
+
+def sync_by_name(src: nn.Layer, dst: nn.Layer) -> List[str]:
+    """Copy every shared parameter and batch-norm statistic from src to dst; returns the names."""
+    pairs = shared_pairs(src, dst)
+    copy_pairs(pairs)
+    return [name for name, _, _ in pairs]
+
+
+def _freeze(layer: nn.Layer) -> None:
+    for param in layer.parameters():
+        param.stop_gradient = True
+    # Batch norm still normalises with batch statistics in training mode (as v1's training pass
+    # did), but momentum 1 keeps its running statistics exactly as the last sync left them.
+    for sub in layer.sublayers(include_self=True):
+        if isinstance(sub, nn.layer.norm._BatchNormBase):
+            sub._momentum = 1.0
+
+
+@dataclass
+class Networks:
+    gen_training: GeneratorTraining
+    dis_training: DiscriminatorTraining
+    generator: Generator
+    opt_g: paddle.optimizer.Optimizer
+    opt_d: paddle.optimizer.Optimizer
+    noise_dim: int
+    sample_shape: tuple
+
+    def __post_init__(self):
+        # The pairs are fixed once built (optimisers update tensors in place), so sync after
+        # each step is a plain copy loop without re-walking the layers.
+        self._after_dis = shared_pairs(self.dis_training, self.gen_training)
+        self._after_gen = shared_pairs(self.gen_training, self.dis_training) + shared_pairs(
+            self.gen_training, self.generator
+        )
+
+    def sync_after(self, trained: str) -> None:
+        """v1's rule: after a D step D -> generator_training; after a G step G -> the others."""
+        copy_pairs(self._after_dis if trained == "dis" else self._after_gen)
+
+    def sync_all(self) -> None:
+        """The start-of-run sync: generator_training's values to the other two."""
+        copy_pairs(self._after_gen)
+
+
+def build_networks(conf, sample_shape: tuple, optimizer_settings) -> Networks:
+    """Three networks from one conf module, each with its own parameters, synced once."""
+    shape = tuple(sample_shape)
+    gen_training = GeneratorTraining(conf.build_generator(shape), conf.build_discriminator(shape))
+    dis_training = DiscriminatorTraining(conf.build_discriminator(shape))
+    generator = Generator(conf.build_generator(shape))
+    _freeze(gen_training.dis)
+    _freeze(generator)
+    generator.eval()
+
+    def adam(params):
+        return paddle.optimizer.Adam(
+            learning_rate=optimizer_settings.learning_rate,
+            beta1=optimizer_settings.beta1,
+            beta2=optimizer_settings.beta2,
+            parameters=params,
+        )
+
+    nets = Networks(
+        gen_training=gen_training,
+        dis_training=dis_training,
+        generator=generator,
+        opt_g=adam(gen_training.gen.parameters()),
+        opt_d=adam(dis_training.parameters()),
+        noise_dim=int(conf.NOISE_DIM),
+        sample_shape=shape,
+    )
+    nets.sync_all()
+    return nets
+
+
+def generate(generator: Generator, noise: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """Samples for `noise` from the inference generator, in fixed-size chunks (so the same noise
+    always gives the same bytes, whoever calls)."""
+    with paddle.no_grad():
+        parts = [generator(paddle.to_tensor(noise[i : i + chunk])).numpy()
+                 for i in range(0, len(noise), chunk)]
+    return np.concatenate(parts)

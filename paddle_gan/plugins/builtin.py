@@ -1,0 +1,2 @@
+"""Explicit imports of the built-in plugins: importing a module registers its plugin."""
+from . import console, samples  # noqa: F401

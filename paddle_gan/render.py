@@ -1,0 +1,67 @@
+"""Pictures of generated samples: an 8x8 image grid, or a scatter + 2-D histogram of points.
+
+Shared by the `samples` plugin and tools/generate.py, so a regenerated picture is byte for byte
+the one the run logged. Matplotlib's Agg backend with no timestamp in the PNG keeps the bytes a
+function of the data alone.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+PNG_METADATA = {"Software": None}
+
+
+def image_grid(images: np.ndarray, pixel_range=(-1.0, 1.0), columns: int = 8) -> np.ndarray:
+    """[N, C, H, W] in pixel_range -> one uint8 [rows*H, columns*W, C] picture."""
+    low, high = pixel_range
+    images = np.clip((images - low) / (high - low), 0.0, 1.0)
+    n, c, h, w = images.shape
+    rows = -(-n // columns)
+    grid = np.zeros((rows * h, columns * w, c), dtype=np.float32)
+    for i, img in enumerate(images):
+        r, col = divmod(i, columns)
+        grid[r * h : (r + 1) * h, col * w : (col + 1) * w] = img.transpose(1, 2, 0)
+    return (grid * 255 + 0.5).astype(np.uint8)
+
+
+def save_image_grid(images: np.ndarray, path: Path, pixel_range=(-1.0, 1.0)) -> None:
+    grid = image_grid(images, pixel_range)
+    if grid.shape[2] == 1:
+        plt.imsave(path, grid[:, :, 0], cmap="gray", vmin=0, vmax=255, metadata=PNG_METADATA)
+    else:
+        plt.imsave(path, grid, metadata=PNG_METADATA)
+
+
+def save_points(points: np.ndarray, path: Path, title: str = "", bins: int = 10) -> None:
+    """Scatter over the true [0,1]^2 square next to a 2-D histogram on a bins x bins grid."""
+    fig, (ax_scatter, ax_hist) = plt.subplots(1, 2, figsize=(9, 4.2))
+    ax_scatter.add_patch(plt.Rectangle((0, 0), 1, 1, fill=False, color="tab:red", lw=1.5))
+    ax_scatter.scatter(points[:, 0], points[:, 1], s=4, alpha=0.6)
+    ax_scatter.set_xlim(-0.5, 1.5)
+    ax_scatter.set_ylim(-0.5, 1.5)
+    ax_scatter.set_aspect("equal")
+    ax_scatter.set_title("generated points; red: true support")
+    counts, _, _, mesh = ax_hist.hist2d(
+        points[:, 0], points[:, 1], bins=bins, range=[[0, 1], [0, 1]], cmap="viridis"
+    )
+    fig.colorbar(mesh, ax=ax_hist)
+    ax_hist.set_aspect("equal")
+    ax_hist.set_title(f"histogram in [0,1]^2 (uniform: {len(points) / bins**2:.1f}/cell)")
+    if title:
+        fig.suptitle(title)
+    fig.savefig(path, dpi=80, metadata=PNG_METADATA)
+    plt.close(fig)
+
+
+def save_samples(samples: np.ndarray, path: Path, pixel_range=None, title: str = "") -> None:
+    """Images as a grid, 2-D points as a scatter + histogram."""
+    if samples.ndim == 4:
+        save_image_grid(samples, path, pixel_range or (-1.0, 1.0))
+    else:
+        save_points(samples, path, title)

@@ -1,0 +1,54 @@
+"""Which network trains next: `loss_based` (the v1 rule) or `alternate` (n D steps : m G steps).
+
+Pure Python: a scheduler sees the forward-pass losses and answers "dis" or "gen". Its whole
+state (current network, strike) is in `state_dict()` so a resumed run decides exactly as the
+uninterrupted one would.
+"""
+from __future__ import annotations
+
+DIS, GEN = "dis", "gen"
+
+
+class LossBased:
+    """v1: train D when its loss is larger, but never more than `max_strike` picks in a row."""
+
+    def __init__(self, max_strike: int = 5):
+        self.max_strike = max_strike
+        self.current, self.strike = DIS, 0  # v1's starting point
+
+    def choose(self, d_loss: float, g_loss: float) -> str:
+        d_exhausted = self.current == DIS and self.strike == self.max_strike
+        g_exhausted = self.current == GEN and self.strike == self.max_strike
+        pick = DIS if not d_exhausted and (g_exhausted or d_loss > g_loss) else GEN
+        self.strike = self.strike + 1 if pick == self.current else 1
+        self.current = pick
+        return pick
+
+    def state_dict(self) -> dict:
+        return {"current": self.current, "strike": self.strike}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.current, self.strike = state["current"], int(state["strike"])
+
+
+class Alternate(LossBased):
+    """`d_steps` D steps, then `g_steps` G steps, regardless of the losses."""
+
+    def __init__(self, d_steps: int = 1, g_steps: int = 1):
+        super().__init__()
+        self.d_steps, self.g_steps = d_steps, g_steps
+        self.current, self.strike = GEN, g_steps  # so the first pick is D
+
+    def choose(self, d_loss: float, g_loss: float) -> str:
+        limit = self.d_steps if self.current == DIS else self.g_steps
+        pick = self.current if self.strike < limit else (GEN if self.current == DIS else DIS)
+        self.strike = self.strike + 1 if pick == self.current else 1
+        self.current = pick
+        return pick
+
+
+def build_scheduler(settings):
+    """From `SchedulerSettings`."""
+    if settings.name == "alternate":
+        return Alternate(settings.d_steps, settings.g_steps)
+    return LossBased(settings.max_strike)

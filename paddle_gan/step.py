@@ -1,0 +1,85 @@
+"""One GAN iteration: forward-only losses, the scheduler's pick, and that network's update.
+
+This is the v1 iteration. With both networks in inference mode (v1's PASS_TEST) it computes
+`d_real` (real batch, label 1), `d_fake` (generated batch, label 0), `d = (d_real + d_fake) / 2`
+and `g` (generator_training on the same noise, label 1); the scheduler picks from `d` and `g`;
+a D step is two updates, on the fake batch and then the real one, and a G step one update.
+It returns plain floats; syncing the networks afterwards is the trainer's job.
+"""
+from __future__ import annotations
+
+import math
+from typing import Dict
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+
+from .networks import Networks
+from .scheduler import DIS
+
+REAL, FAKE = 1, 0
+
+
+class Diverged(Exception):
+    """A loss became NaN or Inf."""
+
+    def __init__(self, loss_name: str, value: float):
+        super().__init__(f"loss '{loss_name}' is {value}")
+        self.loss_name, self.value = loss_name, value
+
+
+def _loss(logits, label: int):
+    labels = paddle.full([logits.shape[0], 1], label, dtype="int64")
+    return F.cross_entropy(logits, labels)
+
+
+def _update(network, optimizer, inputs, label: int) -> float:
+    loss = _loss(network(inputs), label)
+    loss.backward()
+    optimizer.step()
+    optimizer.clear_grad()
+    return float(loss)
+
+
+class GanStep:
+    """Callable: (real batch, noise) as numpy -> dict of floats plus the decision."""
+
+    def __init__(self, nets: Networks, scheduler):
+        self.nets, self.scheduler = nets, scheduler
+
+    def forward_losses(self, real, noise):
+        nets = self.nets
+        nets.dis_training.eval()
+        nets.gen_training.eval()
+        with paddle.no_grad():
+            fake = nets.generator(noise)
+            d_real = _loss(nets.dis_training(real), REAL)
+            d_fake = _loss(nets.dis_training(fake), FAKE)
+            g = _loss(nets.gen_training(noise), REAL)
+        d_real, d_fake, g = (float(x) for x in (d_real, d_fake, g))
+        return fake, {"d_real": d_real, "d_fake": d_fake, "d": (d_real + d_fake) / 2, "g": g}
+
+    def __call__(self, real: np.ndarray, noise: np.ndarray) -> Dict[str, object]:
+        nets = self.nets
+        real, noise = paddle.to_tensor(real), paddle.to_tensor(noise)
+        fake, losses = self.forward_losses(real, noise)
+        check_finite(losses)
+        decision = self.scheduler.choose(losses["d"], losses["g"])
+        if decision == DIS:
+            nets.dis_training.train()
+            trained = (
+                _update(nets.dis_training, nets.opt_d, fake, FAKE)
+                + _update(nets.dis_training, nets.opt_d, real, REAL)
+            ) / 2
+        else:
+            nets.gen_training.train()
+            trained = _update(nets.gen_training, nets.opt_g, noise, REAL)
+        check_finite({f"{decision}_train": trained})
+        return {**losses, "decision": decision}
+
+
+def check_finite(losses: Dict[str, float]) -> None:
+    for name, value in losses.items():
+        if not math.isfinite(value):
+            raise Diverged(name, value)
