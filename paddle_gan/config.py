@@ -76,9 +76,9 @@ class Settings:
         return path if path.is_absolute() or path.exists() else REPO_ROOT / path
 
 
-def _suggest(key: str, valid) -> str:
+def _suggest(key: str, valid, prefix: str = "") -> str:
     close = difflib.get_close_matches(key, list(valid), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return f" (did you mean '{prefix}{close[0]}'?)" if close else ""
 
 
 def _check_value(where: str, value: Any, hint: Any, meta: dict) -> Any:
@@ -120,7 +120,8 @@ def _build(cls, raw: dict, prefix: str = ""):
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in raw:
         if key not in fields:
-            raise ConfigError(f"unknown setting '{prefix}{key}'{_suggest(str(key), fields)}")
+            hint = _suggest(str(key), fields, prefix)
+            raise ConfigError(f"unknown setting '{prefix}{key}'{hint}")
     values = {
         key: _check_value(prefix + key, value, hints[key], dict(fields[key].metadata))
         for key, value in raw.items()

@@ -1,0 +1,69 @@
+"""Settings: layering, and one clear error for every kind of bad value."""
+import pytest
+
+from paddle_gan.config import ConfigError, read_yaml, resolve_settings, settings_from_dict
+
+
+def resolve(sets=(), flags=None, data="uniform", yaml_path=None):
+    return resolve_settings(yaml_path, list(sets), flags or {}, data)
+
+
+def test_layers_conf_defaults_then_yaml_then_set_then_flags():
+    settings = resolve(sets=["batch_size=64", "optimizer.beta1=0.9"], flags={"batch_size": 16})
+    assert settings.batch_size == 16  # flag beats --set
+    assert settings.optimizer.beta1 == 0.9  # --set beats the conf module's 0.5
+    assert settings.optimizer.learning_rate == 1e-4  # conf module default (v1)
+    assert settings.num_passes == 10  # conf/uniform.yaml beats the conf module's 100
+
+
+def test_unknown_key_names_it_and_suggests():
+    with pytest.raises(ConfigError, match=r"setting 'batch_sise'.*did you mean 'batch_size'"):
+        settings_from_dict({"batch_sise": 3})
+    with pytest.raises(ConfigError, match=r"'scheduler.max_strik'.*'scheduler.max_strike'"):
+        settings_from_dict({"scheduler": {"max_strik": 3}})
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"batch_size": 0}, "batch_size must be at least 1, got 0"),
+        ({"num_passes": -1}, "num_passes must be at least 1"),
+        ({"batch_size": "big"}, "batch_size must be int"),
+        ({"batch_size": 1.5}, "batch_size must be int"),
+        ({"seed": True}, "seed must be int"),
+        ({"optimizer": {"learning_rate": "fast"}}, "optimizer.learning_rate must be float"),
+        ({"scheduler": {"name": "random"}}, "scheduler.name must be one of loss_based, alternate"),
+        ({"scheduler": 5}, "scheduler must be a mapping"),
+        ({"plugins": "console"}, "plugins must be a list of names"),
+        ({"data": "imagenet"}, "data must be one of uniform, mnist, cifar"),
+    ],
+)
+def test_bad_values(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        settings_from_dict(raw)
+
+
+def test_unknown_data_source_suggests():
+    with pytest.raises(ConfigError, match="unknown data source 'unifrom'.*'uniform'"):
+        resolve(data="unifrom")
+
+
+def test_yaml_python_tags_are_refused(tmp_path):
+    marker = tmp_path / "marker"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f'seed: !!python/object/apply:os.system ["touch {marker}"]\n')
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        read_yaml(bad)
+    assert not marker.exists()
+
+
+def test_yaml_must_be_a_mapping(tmp_path):
+    path = tmp_path / "list.yaml"
+    path.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        read_yaml(path)
+
+
+def test_bad_set_syntax():
+    with pytest.raises(ConfigError, match="--set takes key=value"):
+        resolve(sets=["batch_size"])

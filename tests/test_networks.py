@@ -1,0 +1,99 @@
+"""The three networks built from one conf module, and sync of shared parameters by name."""
+import types
+
+import numpy as np
+import paddle
+import paddle.nn as nn
+import pytest
+
+from paddle_gan.config import REPO_ROOT as REPO
+from paddle_gan.config import OptimizerSettings, load_conf_module
+from paddle_gan.networks import SyncError, build_networks, sync_by_name
+from paddle_gan.scheduler import Alternate
+from paddle_gan.step import GanStep
+
+
+@pytest.fixture
+def nets():
+    paddle.seed(0)
+    return build_networks(load_conf_module(REPO / "conf/gan_conf.py"), (2,), OptimizerSettings())
+
+
+def values(layer):
+    return {name: t.numpy().copy() for name, t in layer.state_dict().items()}
+
+
+def test_names_are_structural_and_shared(nets):
+    gen_training = set(nets.gen_training.state_dict())
+    assert set(nets.dis_training.state_dict()) <= gen_training
+    assert set(nets.generator.state_dict()) <= gen_training
+    assert "dis.hidden_bn._mean" in gen_training and "gen.out.weight" in gen_training
+
+
+def test_networks_own_separate_parameters(nets):
+    before = values(nets.generator)
+    with paddle.no_grad():
+        nets.gen_training.gen.out.weight.set_value(nets.gen_training.gen.out.weight * 0 + 5)
+    assert np.array_equal(values(nets.generator)["gen.out.weight"], before["gen.out.weight"])
+
+
+def test_equal_after_sync_and_untouched_when_unshared(nets):
+    with paddle.no_grad():
+        for param in nets.dis_training.parameters():
+            param.set_value(paddle.randn(param.shape))
+    gen_before = values(nets.gen_training.gen)
+    names = sync_by_name(nets.dis_training, nets.gen_training)
+    assert names and all(name.startswith("dis.") for name in names)
+    dis, gen_training = values(nets.dis_training), values(nets.gen_training)
+    for name, value in dis.items():
+        assert np.array_equal(gen_training[name], value), name
+    for name, value in values(nets.gen_training.gen).items():
+        assert np.array_equal(gen_before[name], value), name
+
+
+def test_size_mismatch_names_the_parameter():
+    class A(nn.Layer):
+        def __init__(self, n):
+            super().__init__()
+            self.fc = nn.Linear(2, n)
+
+    with pytest.raises(SyncError, match="fc.weight"):
+        sync_by_name(A(3), A(4))
+
+
+def test_a_generator_step_leaves_the_frozen_discriminator_unchanged(nets):
+    d_before = values(nets.gen_training.dis)
+    g_before = values(nets.gen_training.gen)
+    step = GanStep(nets, Alternate(d_steps=1, g_steps=1))
+    step.scheduler.current, step.scheduler.strike = "dis", 1  # next pick: G
+    rng = np.random.default_rng(0)
+    result = step(rng.random((16, 2), dtype=np.float32),
+                  rng.standard_normal((16, 10), dtype=np.float32))
+    assert result["decision"] == "gen"
+    for name, value in values(nets.gen_training.dis).items():  # weights and running stats
+        assert np.array_equal(d_before[name], value), name
+    assert any(not np.array_equal(g_before[n], v) for n, v in values(nets.gen_training.gen).items())
+    assert not any(p.stop_gradient is False for p in nets.gen_training.dis.parameters())
+
+
+def test_sync_after_follows_v1(nets):
+    step = GanStep(nets, Alternate(d_steps=1, g_steps=1))
+    rng = np.random.default_rng(1)
+    for expected in ("dis", "gen"):
+        result = step(rng.random((16, 2), dtype=np.float32),
+                      rng.standard_normal((16, 10), dtype=np.float32))
+        assert result["decision"] == expected
+        nets.sync_after(expected)
+        gen_training = values(nets.gen_training)
+        for other in (nets.dis_training, nets.generator):
+            for name, value in values(other).items():
+                assert np.array_equal(gen_training[name], value), name
+
+
+def test_conf_module_interface():
+    conf = load_conf_module(REPO / "conf/gan_conf.py")
+    assert isinstance(conf, types.ModuleType) and conf.NOISE_DIM == 10
+    gen = conf.build_generator((2,))
+    assert list(gen(paddle.randn([4, 10])).shape) == [4, 2]
+    # v1: biases start at 1.0
+    assert np.all(gen.hidden.bias.numpy() == 1.0)
