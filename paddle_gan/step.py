@@ -60,21 +60,24 @@ class GanStep:
         d_real, d_fake, g = (float(x) for x in (d_real, d_fake, g))
         return fake, {"d_real": d_real, "d_fake": d_fake, "d": (d_real + d_fake) / 2, "g": g}
 
+    def train_dis(self, fake, real) -> float:
+        """v1's D step: one update on the fake batch, then one on the real batch."""
+        self.nets.dis_training.train()
+        return (
+            _update(self.nets.dis_training, self.nets.opt_d, fake, FAKE)
+            + _update(self.nets.dis_training, self.nets.opt_d, real, REAL)
+        ) / 2
+
+    def train_gen(self, noise) -> float:
+        self.nets.gen_training.train()
+        return _update(self.nets.gen_training, self.nets.opt_g, noise, REAL)
+
     def __call__(self, real: np.ndarray, noise: np.ndarray) -> Dict[str, object]:
-        nets = self.nets
         real, noise = paddle.to_tensor(real), paddle.to_tensor(noise)
         fake, losses = self.forward_losses(real, noise)
         check_finite(losses)
         decision = self.scheduler.choose(losses["d"], losses["g"])
-        if decision == DIS:
-            nets.dis_training.train()
-            trained = (
-                _update(nets.dis_training, nets.opt_d, fake, FAKE)
-                + _update(nets.dis_training, nets.opt_d, real, REAL)
-            ) / 2
-        else:
-            nets.gen_training.train()
-            trained = _update(nets.gen_training, nets.opt_g, noise, REAL)
+        trained = self.train_dis(fake, real) if decision == DIS else self.train_gen(noise)
         check_finite({f"{decision}_train": trained})
         return {**losses, "decision": decision}
 
