@@ -6,6 +6,7 @@ diverged (a NaN/Inf loss); 130 / 143 stopped by SIGINT / SIGTERM after the curre
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from typing import List, Optional
@@ -61,7 +62,10 @@ def download(settings) -> None:
     script = {"mnist": "get_mnist_data.sh", "cifar": "get_cifar_data.sh"}.get(settings.data)
     if script is None:
         return
-    result = subprocess.run(["bash", str(REPO_ROOT / "data" / script)])
+    env = dict(os.environ)
+    if settings.data_dir:  # the scripts' own default is data/<name>_data, the settings' default
+        env[f"{settings.data.upper()}_DIR"] = str(settings.resolved_data_dir().resolve())
+    result = subprocess.run(["bash", str(REPO_ROOT / "data" / script)], env=env)
     if result.returncode != 0:
         raise DataError(f"data/{script} failed (exit {result.returncode})")
 
