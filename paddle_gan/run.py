@@ -58,7 +58,7 @@ def build_state(settings: Settings, output_dir: Path) -> TrainState:
 
     from .networks import build_networks
     from .scheduler import build_scheduler
-    from .step import GanStep
+    from .step import build_step
 
     random.seed(settings.seed)
     paddle.seed(settings.seed)
@@ -73,7 +73,7 @@ def build_state(settings: Settings, output_dir: Path) -> TrainState:
         dataset=dataset,
         output_dir=output_dir,
         fixed_noise=fixed_noise(settings.seed, count, nets.noise_dim),
-        step=GanStep(nets, scheduler),
+        step=build_step(nets, scheduler, settings.execution),
         scheduler=scheduler,
         sampler=BatchSampler(len(dataset), settings.batch_size, settings.seed),
         rng=np.random.default_rng([settings.seed, NOISE_STREAM]),
