@@ -101,6 +101,9 @@ def stop_on_signals(state: TrainState):
 
 def run(settings: Settings, notes: List[str] = ()) -> TrainState:
     """Train with `settings`; returns the final state (its stop_reason says if a signal came)."""
+    from .plugins.checkpoint import attach as attach_checkpoint
+    from .plugins.checkpoint import resume
+    from .step import Diverged
     from .trainer import train
 
     output_dir = settings.resolved_output_dir()
@@ -111,9 +114,17 @@ def run(settings: Settings, notes: List[str] = ()) -> TrainState:
     log.info(f"device: {device}")
     state = build_state(settings, output_dir)
     plugins = build_plugins(settings.plugins, settings.plugin_options, state.is_writer)
+    resumed_from = resume(state, plugins, settings.resume) if settings.resume else None
+    attach_checkpoint(plugins, resumed_from)
     if state.is_writer:
         with open(output_dir / "config.yaml", "w") as f:
             yaml.safe_dump(settings_to_dict(settings), f, sort_keys=False)
     with stop_on_signals(state):
-        train(state, plugins)
+        try:
+            train(state, plugins)
+        except Diverged as err:
+            # The step raised before the counters moved on: name the iteration it was running.
+            err.args = (f"{err} at pass {state.pass_id} iteration {state.iteration + 1} "
+                        f"(step {state.global_step + 1})",)
+            raise
     return state

@@ -1,0 +1,283 @@
+"""Resume end to end through the CLI: a run stopped by SIGTERM (mid-pass, on the last step of a
+pass, after a pass end) and resumed is bit for bit the run done in one go; bad checkpoints and
+configs are refused with exit 2; a NaN stops with exit 3 and leaves the last good checkpoint.
+"""
+import hashlib
+import io
+import json
+import os
+import pickle
+import signal
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from paddle_gan.checkpoint_io import list_checkpoints, load_checkpoint
+from paddle_gan.cli import main
+from paddle_gan.plugins.base import Plugin
+from paddle_gan.plugins.registry import register
+
+EVENTS = []  # what the probe saw, across the runs of one test
+
+
+@register
+class ResumeProbe(Plugin):
+    """Records every hook with the losses and the noise generator's state after each draw, keeps a
+    step count as plugin state, sends this process a signal after step `kill_at` and poisons D
+    right before step `nan_at`."""
+
+    name = "resume_probe"
+    writes_files = False
+
+    @dataclass
+    class Options:
+        kill_at: int = 0
+        signal: str = "SIGTERM"
+        nan_at: int = 0  # the forward losses of this step are NaN
+
+    def __init__(self, options):
+        self.kill_at, self.nan_at, self.steps = options.kill_at, options.nan_at, 0
+        self.signal = signal.Signals[options.signal]
+
+    def on_pass_start(self, state):
+        EVENTS.append(("pass_start", state.pass_id))
+
+    def on_step_end(self, state):
+        self.steps += 1
+        EVENTS.append(("step", state.global_step, state.decision, tuple(state.losses.items()),
+                       repr(state.rng.bit_generator.state)))
+        if state.global_step == self.kill_at:
+            os.kill(os.getpid(), self.signal)
+
+    def on_train_start(self, state):
+        step = state.step
+
+        def poisoned_step(real, noise):
+            if state.global_step + 1 == self.nan_at:  # D's output bias turns NaN, so do the logits
+                for net in (state.nets.dis_training, state.nets.gen_training):
+                    bias = dict(net.named_parameters())["dis.out.bias"]
+                    bias.set_value(np.full(bias.shape, np.nan, np.float32))
+            return step(real, noise)
+
+        state.step = poisoned_step
+
+    def on_pass_end(self, state):
+        EVENTS.append(("pass_end", state.pass_id))
+
+    def state_dict(self):
+        return {"steps": self.steps}
+
+    def load_state_dict(self, state):
+        self.steps = state["steps"]
+
+
+ITERS = 10
+
+
+def cli(out_dir, *extra, passes=2, plugins="[console, checkpoint, resume_probe]"):
+    return main(["-d", "uniform", "--num_passes", str(passes), "--iters_per_pass", str(ITERS),
+                 "--batch_size", "32", "--set", "data_size=4096", "--set", f"plugins={plugins}",
+                 "--output_dir", str(out_dir), *extra])
+
+
+def newest(out_dir):
+    return list_checkpoints(out_dir / "checkpoints")[-1]
+
+
+def assert_same_train_state(ckpt_a, ckpt_b):
+    arrays_a, meta_a = load_checkpoint(ckpt_a)
+    arrays_b, meta_b = load_checkpoint(ckpt_b)
+    assert arrays_a.keys() == arrays_b.keys()
+    assert any(k.startswith("opt/opt_g/") and "moment1" in k for k in arrays_a)
+    assert any(k.startswith("opt/opt_d/") and "beta2_pow" in k for k in arrays_a)
+    for key in arrays_a:  # bitwise: the same bytes, not merely close values
+        assert arrays_a[key].dtype == arrays_b[key].dtype, key
+        assert arrays_a[key].tobytes() == arrays_b[key].tobytes(), key
+    for part in ("saved_at", "counters", "scheduler", "sampler", "rng", "plugins"):
+        assert meta_a[part] == meta_b[part], part
+
+
+@pytest.fixture(scope="module")
+def one_go(tmp_path_factory):
+    """The reference: 2 passes x 10 iterations without a stop."""
+    out = tmp_path_factory.mktemp("one_go")
+    EVENTS.clear()
+    assert cli(out) == 0
+    return out, list(EVENTS)
+
+
+@pytest.mark.parametrize("kill_at", [7, ITERS, ITERS + 3], ids=["mid-pass", "last-step", "pass-1"])
+def test_sigterm_then_resume_is_bitwise_the_run_in_one_go(one_go, tmp_path, kill_at, capsys):
+    ref_dir, ref_events = one_go
+    EVENTS.clear()
+    assert cli(tmp_path, "--set", f"plugin_options.resume_probe.kill_at={kill_at}") == 143
+    stopped = newest(tmp_path)
+    _, meta = load_checkpoint(stopped)
+    assert meta["saved_at"]["global_step"] == kill_at and meta["saved_at"]["reason"] == "SIGTERM"
+    assert cli(tmp_path, "--resume", "auto") == 0
+    assert f"resuming from {stopped}" in capsys.readouterr().out
+    # Same losses, decisions, noise draws and hook sequence (no pass-end fired twice) ...
+    assert EVENTS == ref_events
+    # ... and the same parameters, optimiser moments, scheduler, sampler, random states and
+    # plugin state at the end.
+    assert_same_train_state(newest(ref_dir), newest(tmp_path))
+
+
+def test_sigint_saves_and_is_exit_130(tmp_path):
+    code = cli(tmp_path, "--set", "plugin_options.resume_probe.kill_at=4",
+               "--set", "plugin_options.resume_probe.signal=SIGINT", passes=1)
+    assert code == 130
+    _, meta = load_checkpoint(newest(tmp_path))
+    assert meta["saved_at"]["reason"] == "SIGINT" and meta["counters"]["global_step"] == 4
+
+
+def test_resume_from_a_pass_end_checkpoint_does_not_repeat_the_pass_end(one_go, tmp_path):
+    ref_dir, ref_events = one_go
+    EVENTS.clear()
+    assert cli(tmp_path, passes=1) == 0
+    _, meta = load_checkpoint(newest(tmp_path))
+    assert meta["saved_at"] == {"pass_id": 0, "iteration": ITERS, "global_step": ITERS,
+                                "pass_end": True, "reason": "end of pass 0"}
+    assert (meta["counters"]["pass_id"], meta["counters"]["iteration"]) == (1, 0)
+    assert cli(tmp_path, "--resume", str(newest(tmp_path))) == 0  # more passes than before
+    assert EVENTS == ref_events
+    assert_same_train_state(newest(ref_dir), newest(tmp_path))
+
+
+def test_truncated_newest_checkpoint_falls_back_with_a_warning(tmp_path, capsys):
+    cli(tmp_path, "--set", "plugin_options.checkpoint.every_n_iters=4", passes=1)
+    *_, previous, last = list_checkpoints(tmp_path / "checkpoints")
+    arrays = last / "arrays.npz"
+    arrays.write_bytes(arrays.read_bytes()[:100])
+    capsys.readouterr()
+    assert cli(tmp_path, "--resume", "auto", passes=1) == 0
+    out = capsys.readouterr().out
+    warnings = [line for line in out.splitlines() if last.name in line and "skipping" in line]
+    assert len(warnings) == 1 and "truncated" in warnings[0]
+    assert f"resuming from {previous}" in out
+
+
+def test_a_file_replaced_by_garbage_is_reported_and_refused(tmp_path, capsys):
+    cli(tmp_path, passes=1)
+    ckpt = newest(tmp_path)
+    (ckpt / "meta.json").write_bytes(b"\x00garbage" * 10)
+    capsys.readouterr()
+    assert cli(tmp_path, "--resume", str(ckpt)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(ckpt) in err[0] and "meta.json" in err[0]
+    assert cli(tmp_path, "--resume", "auto") == 2  # the only one: reported, then nothing valid
+    captured = capsys.readouterr()
+    assert "skipping unusable checkpoint" in captured.out and "none of its 1" in captured.err
+
+
+class CreatesFile:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_a_malicious_pickle_in_a_checkpoint_is_refused_without_running(tmp_path, capsys):
+    cli(tmp_path, passes=1)
+    ckpt, marker = newest(tmp_path), tmp_path / "pwned"
+    payload = np.array([CreatesFile(str(marker))], dtype=object)
+    assert b"pwned" in pickle.dumps(payload)
+    buf = io.BytesIO()
+    np.savez(buf, k_fixed_noise=payload)
+    data = buf.getvalue()
+    (ckpt / "arrays.npz").write_bytes(data)
+    manifest = json.loads((ckpt / "manifest.json").read_text())  # as a deliberate attacker would
+    manifest["files"]["arrays.npz"] = {"size": len(data),
+                                       "sha256": hashlib.sha256(data).hexdigest()}
+    (ckpt / "manifest.json").write_text(json.dumps(manifest))
+    assert cli(tmp_path, "--resume", str(ckpt)) == 2
+    assert str(ckpt) in capsys.readouterr().err
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("where", ["missing", "empty"])
+def test_resume_from_nothing_is_exit_2_naming_the_path(tmp_path, capsys, where):
+    target = tmp_path / "nowhere"
+    if where == "empty":
+        (tmp_path / "checkpoints").mkdir()
+        assert cli(tmp_path, "--resume", "auto") == 2
+        target = tmp_path / "checkpoints"
+    else:
+        assert cli(tmp_path, "--resume", str(target)) == 2
+    err = capsys.readouterr().err
+    assert str(target) in err and "Traceback" not in err
+    assert not list_checkpoints(tmp_path / "checkpoints")  # nothing started from scratch
+
+
+def test_resume_refuses_another_data_size_and_warns_on_batch_size(tmp_path, capsys):
+    cli(tmp_path, passes=1)
+    capsys.readouterr()
+    code = main(["-d", "uniform", "--set", "data_size=2048", "--output_dir", str(tmp_path),
+                 "--resume", "auto", "--iters_per_pass", str(ITERS)])
+    assert code == 2 and "data_size=4096" in capsys.readouterr().err
+    code = main(["-d", "uniform", "--set", "data_size=4096", "--output_dir", str(tmp_path),
+                 "--resume", "auto", "--iters_per_pass", str(ITERS), "--num_passes", "2",
+                 "--batch_size", "16", "--set", "plugins=[checkpoint]"])
+    assert code == 0
+    assert "changed settings: batch_size 32 -> 16" in capsys.readouterr().out
+
+
+def test_yaml_with_a_python_tag_is_refused_and_runs_nothing(tmp_path, capsys):
+    marker = tmp_path / "marker"
+    config = tmp_path / "evil.yaml"
+    config.write_text(f'data: uniform\nseed: !!python/object/apply:os.system ["touch {marker}"]\n')
+    assert main(["--config", str(config), "--output_dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "evil.yaml" in err[0]
+    assert not marker.exists()
+
+
+def test_nan_stops_with_exit_3_and_leaves_the_last_good_checkpoint(tmp_path, capsys):
+    nan_at = ITERS + 5  # pass 1, iteration 5
+    code = cli(tmp_path, "--set", f"plugin_options.resume_probe.nan_at={nan_at}",
+               "--set", "plugin_options.checkpoint.every_n_iters=2",
+               plugins="[console, samples, checkpoint, resume_probe]")
+    assert code == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "'d_real' is nan" in err[0] and f"pass 1 iteration 5 (step {nan_at})" in err[0]
+    last = newest(tmp_path)
+    _, meta = load_checkpoint(last)  # loadable, and from before the bad step
+    assert meta["saved_at"]["global_step"] == nan_at - 1
+    assert all(np.isfinite(a).all() for a in load_checkpoint(last)[0].values()
+               if a.dtype.kind == "f")
+    samples = sorted(p.name for p in (tmp_path / "samples").glob("pass-*.png"))
+    assert samples == ["pass-0000.png"]
+
+
+def write_mnist(folder, count=16):
+    """A tiny MNIST training split in IDX format (random digits-to-be)."""
+    folder.mkdir(parents=True)
+    pixels = np.random.default_rng(0).integers(0, 256, (count, 28, 28), dtype=np.uint8)
+    (folder / "train-images-idx3-ubyte").write_bytes(
+        struct.pack(">iIII", 2051, count, 28, 28) + pixels.tobytes())
+    (folder / "train-labels-idx1-ubyte").write_bytes(
+        struct.pack(">iI", 2049, count) + (np.arange(count) % 10).astype(np.uint8).tobytes())
+
+
+def test_image_run_resumes_bitwise(tmp_path):
+    data = tmp_path / "mnist"
+    write_mnist(data)
+
+    def image_cli(out, *extra):
+        return main(["-d", "mnist", "--num_passes", "1", "--iters_per_pass", "7",
+                     "--batch_size", "4", "--set", f"data_dir={data}",
+                     "--set", "plugins=[checkpoint, resume_probe]", "--output_dir", str(out),
+                     *extra])
+
+    EVENTS.clear()
+    assert image_cli(tmp_path / "a") == 0
+    ref = list(EVENTS)
+    EVENTS.clear()
+    assert image_cli(tmp_path / "b", "--set", "plugin_options.resume_probe.kill_at=4") == 143
+    assert image_cli(tmp_path / "b", "--resume", "auto") == 0
+    assert EVENTS == ref
+    assert_same_train_state(newest(tmp_path / "a"), newest(tmp_path / "b"))

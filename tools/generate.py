@@ -1,0 +1,77 @@
+"""Samples from a checkpoint: `python tools/generate.py SOURCE [--num N] [--seed S] [--out PREFIX]`,
+or `--pass P` to regenerate the picture the run logged for pass P. Writes PREFIX.png and
+PREFIX.npy. Thin on purpose: the logic is in paddle_gan.generate.
+
+Exit codes: 0 done; 2 bad usage or an unusable checkpoint (one line, no traceback).
+"""
+import argparse
+import os
+import sys
+from pathlib import Path
+
+# Runs from a checkout whether or not the package is installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from paddle_gan import runtime  # noqa: E402
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="generate.py",
+        description="Generate samples from a checkpoint: a PNG (image grid or 2-D scatter) and "
+        "a .npy array.",
+        epilog="SOURCE: a checkpoint folder, a checkpoints folder or a run's output dir (then the "
+        "newest valid checkpoint). Exit codes: 0 done, 2 bad usage or checkpoint.",
+    )
+    add = parser.add_argument
+    add("source", metavar="SOURCE", help="checkpoint folder, checkpoints folder or run dir")
+    add("--num", type=int, default=64, metavar="N", help="how many samples (default 64)")
+    add("--seed", type=int, default=0, metavar="S", help="seed of the noise (default 0)")
+    add("--pass", dest="pass_id", type=int, metavar="P",
+        help="the checkpoint saved at the end of pass P, with the run's fixed noise: the "
+        "picture the run logged as samples/pass-PPPP.png, byte for byte")
+    add("--fixed_noise", action="store_true", help="use the run's fixed noise (not --num/--seed)")
+    add("--out", metavar="PREFIX", help="output PREFIX.png and PREFIX.npy (default "
+        "generated/samples, or generated/pass-PPPP with --pass)")
+    add("--use_gpu", type=int, choices=(0, 1), help="default: as the trainer")
+    return parser
+
+
+def main(argv=None) -> int:
+    runtime.configure_cpu_environment()
+    args = build_parser().parse_args(argv)
+    runtime.import_paddle()
+    from paddle_gan.checkpoint_io import CheckpointError
+    from paddle_gan.config import ConfigError
+    from paddle_gan.generate import (
+        find_checkpoint,
+        load_generator,
+        regenerate_pass_picture,
+        sample_noise,
+        write_samples,
+    )
+
+    if args.num < 1:
+        print(f"error: --num must be at least 1, got {args.num}", file=sys.stderr)
+        return 2
+    try:
+        runtime.select_device(None if args.use_gpu is None else bool(args.use_gpu), 0)
+        path = find_checkpoint(args.source, args.pass_id, warn=lambda m: print(f"warning: {m}"))
+        loaded = load_generator(path)
+        if args.pass_id is not None or args.fixed_noise:
+            out = args.out or os.path.join(
+                "generated", f"pass-{loaded.meta['saved_at']['pass_id']:04d}")
+            png, npy = regenerate_pass_picture(loaded, out)
+        else:
+            noise = sample_noise(args.num, args.seed, loaded.noise_dim)
+            png, npy = write_samples(loaded, noise, args.out or "generated/samples",
+                                     title=f"{args.num} samples, seed {args.seed}")
+    except (CheckpointError, ConfigError, runtime.DeviceError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"from {path}: {png} and {npy}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
