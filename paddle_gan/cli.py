@@ -92,6 +92,7 @@ def main(argv: Optional[List[str]] = None) -> int:
               file=sys.stderr)
         return EXIT_DIVERGED
     except KeyboardInterrupt:
-        print("stopped by SIGINT before training started", file=sys.stderr)
+        # A second SIGINT (or one before training began) stops at once, without a checkpoint.
+        print("stopped by SIGINT", file=sys.stderr)
         return EXIT_SIGNAL["SIGINT"]
     return EXIT_SIGNAL.get(state.stop_reason, EXIT_OK)

@@ -25,11 +25,11 @@ REAL, FAKE = 1, 0
 
 
 class Diverged(Exception):
-    """A loss became NaN or Inf."""
+    """A loss (or, found before a save, a parameter) became NaN or Inf."""
 
-    def __init__(self, loss_name: str, value: float):
-        super().__init__(f"loss '{loss_name}' is {value}")
-        self.loss_name, self.value = loss_name, value
+    def __init__(self, name: str, value, kind: str = "loss"):
+        super().__init__(f"{kind} '{name}' is {value}")
+        self.name, self.value = name, value
 
 
 def _loss(logits, label: int):

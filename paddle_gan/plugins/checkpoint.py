@@ -30,6 +30,7 @@ from ..checkpoint_io import (
     save_checkpoint,
 )
 from ..config import ConfigError, settings_to_dict
+from ..step import Diverged
 from .base import Plugin, TrainState
 from .registry import register
 
@@ -305,9 +306,9 @@ class CheckpointPlugin(Plugin):
         arrays, meta = collect(state, self.plugins, pass_end, reason)
         bad = non_finite(arrays)
         if bad:
-            log.warning(f"checkpoint at step {state.global_step} NOT saved: {bad[0]} holds "
-                        f"NaN/Inf{f' (and {len(bad) - 1} more)' if len(bad) > 1 else ''}")
-            return None
+            # A NaN weight can hide behind finite losses (ReLU maps NaN to 0), so this is where
+            # such a run is caught: stop as diverged, keeping the last good checkpoint.
+            raise Diverged(bad[0], "NaN/Inf", kind="parameter")
         try:
             json.dumps(meta, allow_nan=False)
         except ValueError:
