@@ -102,6 +102,12 @@ def _check_value(where: str, value: Any, hint: Any, meta: dict) -> Any:
         return {k: dict(v) for k, v in value.items()}
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if hint is float and isinstance(value, str):
+        # PyYAML (YAML 1.1) reads 1e-4 as a string; only 1.0e-4 is a float there.
+        try:
+            value = float(value)
+        except ValueError:
+            pass
     if hint is bool and isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
         value = bool(value)
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):

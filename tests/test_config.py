@@ -16,6 +16,11 @@ def test_layers_conf_defaults_then_yaml_then_set_then_flags():
     assert settings.num_passes == 10  # conf/uniform.yaml beats the conf module's 100
 
 
+def test_exponent_floats_without_a_dot_are_floats():
+    # PyYAML reads "1e-4" as a string; a user writing it means the number.
+    assert resolve(sets=["optimizer.learning_rate=1e-4"]).optimizer.learning_rate == 1e-4
+
+
 def test_unknown_key_names_it_and_suggests():
     with pytest.raises(ConfigError, match=r"setting 'batch_sise'.*did you mean 'batch_size'"):
         settings_from_dict({"batch_sise": 3})
