@@ -1,0 +1,183 @@
+"""The plain baseline of tools/benchmark.py: the v1 GAN written the way a Paddle user would write
+it without this project, timed per iteration.
+
+Self-contained on purpose (it imports no trainer code): plain dygraph, the three networks built
+from the same conf module, separate Adam optimisers, v1's batch drawing
+(`numpy.random.choice(N, B, replace=False)` over the whole data set every iteration), v1's four
+forward passes (the generator's fake batch, D on real and on fake, generator_training) with
+`.eval()`/`.train()` toggles, the v1 loss-based schedule, and sync by `set_state_dict`. The
+benchmark runs it with `python -m paddle_gan.benchmark_plain ...` in a subprocess whose
+environment is as installed (no thread or MKL settings); it prints one JSON line:
+the median iteration and the median of each part, in milliseconds, and its peak memory.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import importlib.util
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+MAX_STRIKE = 5
+
+
+def own_peak_mb() -> float:
+    """This process's peak resident memory in MB. Linux's VmHWM counts from this process's exec;
+    ru_maxrss of a child there starts at its parent's peak, so it is only the fallback."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def load_conf(path):
+    spec = importlib.util.spec_from_file_location("plain_conf", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_mnist_images(data_dir) -> np.ndarray:
+    """The 60000 training images as float32 [N, 1, 28, 28] in [-1, 1] (IDX, raw or .gz)."""
+    path = Path(data_dir) / "train-images-idx3-ubyte"
+    raw = path.read_bytes() if path.is_file() else gzip.open(f"{path}.gz").read()
+    images = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(-1, 1, 28, 28)
+    return images.astype("float32") / 127.5 - 1.0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description="Plain-dygraph v1 GAN iterations, timed.")
+    add = parser.add_argument
+    add("--data", choices=("uniform", "mnist"), required=True)
+    add("--conf", required=True, help="conf module path (conf/gan_conf.py, gan_conf_image.py)")
+    add("--data_dir", default="")
+    add("--data_size", type=int, default=1_000_000)
+    add("--batch_size", type=int, default=128)
+    add("--learning_rate", type=float, default=1e-4)
+    add("--beta1", type=float, default=0.5)
+    add("--beta2", type=float, default=0.999)
+    add("--seed", type=int, default=1)
+    add("--iters", type=int, default=20)
+    add("--warmup", type=int, default=2)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    import paddle
+    import paddle.nn as nn
+    import paddle.nn.functional as F
+
+    class GeneratorTraining(nn.Layer):
+        def __init__(self, gen, dis):
+            super().__init__()
+            self.gen, self.dis = gen, dis
+
+        def forward(self, noise):
+            return self.dis(self.gen(noise))
+
+    class Wrap(nn.Layer):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            return self.net(x)
+
+    np.random.seed(args.seed)
+    paddle.seed(args.seed)
+    conf = load_conf(args.conf)
+    if args.data == "uniform":
+        data = np.random.rand(args.data_size, 2).astype("float32")
+    else:
+        data = load_mnist_images(args.data_dir)
+    shape, batch = data.shape[1:], args.batch_size
+
+    gen_training = GeneratorTraining(conf.build_generator(shape), conf.build_discriminator(shape))
+    dis_training = Wrap(conf.build_discriminator(shape))
+    generator = Wrap(conf.build_generator(shape))
+    for param in gen_training.dis.parameters():
+        param.stop_gradient = True
+    dis_training.net.set_state_dict(gen_training.dis.state_dict())
+    generator.net.set_state_dict(gen_training.gen.state_dict())
+
+    def adam(params):
+        return paddle.optimizer.Adam(learning_rate=args.learning_rate, beta1=args.beta1,
+                                     beta2=args.beta2, parameters=params)
+
+    opt_d, opt_g = adam(dis_training.parameters()), adam(gen_training.gen.parameters())
+
+    def loss(logits, label):
+        return F.cross_entropy(logits, paddle.full([batch, 1], label, dtype="int64"))
+
+    def update(network, optimizer, inputs, label):
+        cost = loss(network(inputs), label)
+        cost.backward()
+        optimizer.step()
+        optimizer.clear_grad()
+        return float(cost)
+
+    current, strike = "dis", 0
+    parts = {"data": [], "forwards": [], "d_step": [], "g_step": [], "sync": [], "iteration": []}
+    for i in range(args.warmup + args.iters + 4 * MAX_STRIKE + 4):
+        # Past the iterations asked for, only until both a D and a G step were measured (v1
+        # allows at most MAX_STRIKE picks of one network in a row).
+        if i >= args.warmup + args.iters and parts["d_step"] and parts["g_step"]:
+            break
+        t0 = time.perf_counter()
+        indices = np.random.choice(len(data), batch, replace=False)
+        real = paddle.to_tensor(data[indices])
+        noise = paddle.to_tensor(
+            np.random.normal(size=(batch, conf.NOISE_DIM)).astype("float32"))
+        t1 = time.perf_counter()
+        generator.eval()
+        dis_training.eval()
+        gen_training.eval()
+        with paddle.no_grad():
+            fake = generator(noise)
+            d_loss = (float(loss(dis_training(real), 1)) + float(loss(dis_training(fake), 0))) / 2
+            g_loss = float(loss(gen_training(noise), 1))
+        t2 = time.perf_counter()
+        d_exhausted = current == "dis" and strike == MAX_STRIKE
+        g_exhausted = current == "gen" and strike == MAX_STRIKE
+        pick = "dis" if not d_exhausted and (g_exhausted or d_loss > g_loss) else "gen"
+        strike = strike + 1 if pick == current else 1
+        current = pick
+        if pick == "dis":
+            dis_training.train()
+            update(dis_training, opt_d, fake, 0)
+            update(dis_training, opt_d, real, 1)
+            t3 = time.perf_counter()
+            gen_training.dis.set_state_dict(dis_training.net.state_dict())
+        else:
+            gen_training.train()
+            update(gen_training, opt_g, noise, 1)
+            t3 = time.perf_counter()
+            generator.net.set_state_dict(gen_training.gen.state_dict())
+        t4 = time.perf_counter()
+        if i >= args.warmup:
+            parts["data"].append(t1 - t0)
+            parts["forwards"].append(t2 - t1)
+            parts["d_step" if pick == "dis" else "g_step"].append(t3 - t2)
+            parts["sync"].append(t4 - t3)
+            parts["iteration"].append(t4 - t0)
+    medians = {name: 1000 * statistics.median(times) for name, times in parts.items() if times}
+    print(json.dumps({"ms": medians, "iterations": len(parts["iteration"]),
+                      "d_steps": len(parts["d_step"]), "g_steps": len(parts["g_step"]),
+                      "peak_mb": own_peak_mb()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

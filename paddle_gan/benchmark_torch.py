@@ -1,0 +1,178 @@
+"""The optional PyTorch comparison of tools/benchmark.py (`--compare torch`): the same networks
+(layer shapes of conf/gan_conf.py and conf/gan_conf_image.py, rebuilt in torch) and the same v1
+schedule, written the ordinary PyTorch way, timed per iteration.
+
+Run by the benchmark as `python -m paddle_gan.benchmark_torch ...` in a subprocess with the
+trainer's CPU environment, only when torch is importable; it never imports paddle. Batches come
+from a shuffle per pass (a slice per iteration), as in our trainer, so this measures the
+frameworks and not v1's batch drawing. It prints one JSON line: median milliseconds per part.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .benchmark_plain import own_peak_mb  # imports neither paddle nor torch
+
+MAX_STRIKE = 5
+NOISE_2D, HIDDEN_2D = 10, 10  # conf/gan_conf.py
+NOISE_IMAGE, FILTERS = 100, 64  # conf/gan_conf_image.py: noise, gf = df
+
+
+def filter_and_padding(big: int, small: int):
+    """v1's rule (as conf/gan_conf_image.py): t = big - (small - 1) * 2."""
+    t = big - (small - 1) * 2
+    return (t + 2, 1) if t in (2, 3) else (t, 0)
+
+
+def build(torch, data: str, shape):
+    nn = torch.nn
+    if data == "uniform":
+        def mlp(inp, out):
+            return nn.Sequential(nn.Linear(inp, HIDDEN_2D), nn.ReLU(),
+                                 nn.Linear(HIDDEN_2D, HIDDEN_2D), nn.BatchNorm1d(HIDDEN_2D),
+                                 nn.ReLU(), nn.Linear(HIDDEN_2D, out))
+        return (lambda: mlp(NOISE_2D, shape[0])), (lambda: mlp(shape[0], 2)), NOISE_2D
+    channels, size = shape[0], shape[1]
+    s2, s4, s8 = int(size / 2), int(size / 4), int(size / 8)
+
+    def conv(cin, cout, big, small):
+        k, p = filter_and_padding(big, small)
+        return nn.Conv2d(cin, cout, k, 2, p)
+
+    def deconv(cin, cout, small, big):
+        k, p = filter_and_padding(big, small)
+        return nn.ConvTranspose2d(cin, cout, k, 2, p)
+
+    def gen():
+        f = FILTERS
+        return nn.Sequential(
+            nn.Linear(NOISE_IMAGE, s8 * s8 * f * 4), nn.Unflatten(1, (f * 4, s8, s8)),
+            nn.BatchNorm2d(f * 4), nn.ReLU(),
+            deconv(f * 4, f * 2, s8, s4), nn.BatchNorm2d(f * 2), nn.ReLU(),
+            deconv(f * 2, f, s4, s2), nn.BatchNorm2d(f), nn.ReLU(),
+            deconv(f, channels, s2, size), nn.Tanh())
+
+    def dis():
+        f = FILTERS
+        return nn.Sequential(
+            conv(channels, f, size, s2), nn.ReLU(),
+            conv(f, f * 2, s2, s4), nn.BatchNorm2d(f * 2), nn.ReLU(),
+            conv(f * 2, f * 4, s4, s8), nn.BatchNorm2d(f * 4), nn.ReLU(),
+            nn.Flatten(), nn.Linear(s8 * s8 * f * 4, 2))
+
+    return gen, dis, NOISE_IMAGE
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="PyTorch v1 GAN iterations, timed.")
+    add = parser.add_argument
+    add("--data", choices=("uniform", "mnist"), required=True)
+    add("--data_dir", default="")
+    add("--data_size", type=int, default=1_000_000)
+    add("--batch_size", type=int, default=128)
+    add("--learning_rate", type=float, default=1e-4)
+    add("--beta1", type=float, default=0.5)
+    add("--beta2", type=float, default=0.999)
+    add("--seed", type=int, default=1)
+    add("--iters", type=int, default=20)
+    add("--warmup", type=int, default=2)
+    args = parser.parse_args(argv)
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    if args.data == "uniform":
+        data = rng.random((args.data_size, 2), dtype=np.float32)
+    else:
+        path = Path(args.data_dir) / "train-images-idx3-ubyte"
+        raw = path.read_bytes() if path.is_file() else gzip.open(f"{path}.gz").read()
+        images = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(-1, 1, 28, 28)
+        data = images.astype(np.float32) / 127.5 - 1.0
+    data = torch.from_numpy(data)
+    batch = args.batch_size
+    make_gen, make_dis, noise_dim = build(torch, args.data, tuple(data.shape[1:]))
+    gen, dis = make_gen(), make_dis()  # the trained copies
+    gen_copy, dis_copy = make_gen(), make_dis()  # v1's other networks: synced by copying
+    gen_copy.load_state_dict(gen.state_dict())
+    dis_copy.load_state_dict(dis.state_dict())
+    for param in list(gen_copy.parameters()) + list(dis_copy.parameters()):
+        param.requires_grad_(False)
+    betas = (args.beta1, args.beta2)
+    opt_d = torch.optim.Adam(dis.parameters(), lr=args.learning_rate, betas=betas)
+    opt_g = torch.optim.Adam(gen.parameters(), lr=args.learning_rate, betas=betas)
+    ones = torch.ones(batch, dtype=torch.long)
+    zeros = torch.zeros(batch, dtype=torch.long)
+
+    def update(logits, labels, optimizer):
+        cost = F.cross_entropy(logits, labels)
+        optimizer.zero_grad(set_to_none=True)
+        cost.backward()
+        optimizer.step()
+
+    current, strike, order, position = "dis", 0, torch.randperm(len(data)), 0
+    parts = {"data": [], "forwards": [], "d_step": [], "g_step": [], "sync": [], "iteration": []}
+    for i in range(args.warmup + args.iters + 4 * MAX_STRIKE + 4):
+        # Past the iterations asked for, only until both a D and a G step were measured (v1
+        # allows at most MAX_STRIKE picks of one network in a row).
+        if i >= args.warmup + args.iters and parts["d_step"] and parts["g_step"]:
+            break
+        t0 = time.perf_counter()
+        if position + batch > len(data):
+            order, position = torch.randperm(len(data)), 0
+        real = data[order[position:position + batch]]
+        position += batch
+        noise = torch.randn(batch, noise_dim)
+        t1 = time.perf_counter()
+        gen_copy.eval()
+        dis.eval()
+        dis_copy.eval()
+        gen.eval()
+        with torch.no_grad():
+            fake = gen_copy(noise)
+            d_loss = (F.cross_entropy(dis(real), ones).item()
+                      + F.cross_entropy(dis(fake), zeros).item()) / 2
+            g_loss = F.cross_entropy(dis_copy(gen(noise)), ones).item()
+        t2 = time.perf_counter()
+        d_exhausted = current == "dis" and strike == MAX_STRIKE
+        g_exhausted = current == "gen" and strike == MAX_STRIKE
+        pick = "dis" if not d_exhausted and (g_exhausted or d_loss > g_loss) else "gen"
+        strike = strike + 1 if pick == current else 1
+        current = pick
+        if pick == "dis":
+            dis.train()
+            update(dis(fake), zeros, opt_d)
+            update(dis(real), ones, opt_d)
+            t3 = time.perf_counter()
+            dis_copy.load_state_dict(dis.state_dict())
+        else:
+            gen.train()
+            dis_copy.train()
+            update(dis_copy(gen(noise)), ones, opt_g)
+            t3 = time.perf_counter()
+            gen_copy.load_state_dict(gen.state_dict())
+        t4 = time.perf_counter()
+        if i >= args.warmup:
+            parts["data"].append(t1 - t0)
+            parts["forwards"].append(t2 - t1)
+            parts["d_step" if pick == "dis" else "g_step"].append(t3 - t2)
+            parts["sync"].append(t4 - t3)
+            parts["iteration"].append(t4 - t0)
+    medians = {name: 1000 * statistics.median(times) for name, times in parts.items() if times}
+    print(json.dumps({"ms": medians, "iterations": len(parts["iteration"]),
+                      "d_steps": len(parts["d_step"]), "g_steps": len(parts["g_step"]),
+                      "threads": torch.get_num_threads(), "peak_mb": own_peak_mb(),
+                      "version": torch.__version__}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
