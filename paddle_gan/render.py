@@ -6,6 +6,7 @@ function of the data alone.
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
@@ -65,3 +66,21 @@ def save_samples(samples: np.ndarray, path: Path, pixel_range=None, title: str =
         save_image_grid(samples, path, pixel_range or (-1.0, 1.0))
     else:
         save_points(samples, path, title)
+
+
+def png_to_rgb(source) -> np.ndarray:
+    """A PNG (path or binary file object) as a uint8 [H, W, 3] RGB array, e.g. for a dashboard."""
+    picture = plt.imread(source, format="png")
+    if picture.dtype != np.uint8:
+        picture = (picture * 255 + 0.5).astype(np.uint8)
+    if picture.ndim == 2:
+        picture = np.stack([picture] * 3, axis=2)
+    return np.ascontiguousarray(picture[:, :, :3])
+
+
+def samples_rgb(samples: np.ndarray, pixel_range=None, title: str = "") -> np.ndarray:
+    """The picture `save_samples` writes, as an RGB array decoded from the very same PNG bytes."""
+    buffer = io.BytesIO()
+    save_samples(samples, buffer, pixel_range, title)
+    buffer.seek(0)
+    return png_to_rgb(buffer)

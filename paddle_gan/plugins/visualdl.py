@@ -1,0 +1,178 @@
+"""The `visualdl` plugin: VisualDL dashboards of a run, written under `<output_dir>/vdl/`.
+
+Every `every_n_iters` iterations it logs the four losses, which network was trained and its
+strike, and the speed; per pass the D and G step counts and the sample picture (the very picture
+the `samples` plugin saves); every `histogram_every_n_iters` iterations (0: never) a histogram of
+each parameter; once per record file the run's settings as hyper-parameters and as text. The step
+of every record is `state.global_step`, and the record file's name survives a resume through
+`state_dict()`, so a resumed run appends to the same file and its curves continue where they
+stopped. If VisualDL cannot be imported, training goes on with one warning and no dashboards.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import yaml
+
+from ..config import settings_to_dict
+from .base import Plugin, TrainState
+from .registry import register
+from .samples import sample_path
+
+log = logging.getLogger("paddle_gan")
+
+LOSS_TAGS = {"d_real": "loss/d_real", "d_fake": "loss/d_fake", "d": "loss/d", "g": "loss/g"}
+SAMPLES_TAG = "samples/fixed_noise"
+
+
+def flatten_settings(settings: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    """Nested settings -> {"optimizer.beta1": 0.5, ...}; lists joined by commas, None dropped."""
+    flat = {}
+    for key, value in settings.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten_settings(value, name + "."))
+        elif isinstance(value, (list, tuple)):
+            flat[name] = ",".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            flat[name] = int(value)  # VisualDL's hparams table takes int, float or str
+        elif isinstance(value, (int, float, str)):
+            flat[name] = value
+    return flat
+
+
+def import_log_writer():
+    """visualdl.LogWriter, or None (with one warning) when the package is missing or broken."""
+    try:
+        from visualdl import LogWriter
+    except Exception as err:  # a broken install fails in many ways, none should stop training
+        log.warning(f"visualdl plugin disabled: cannot import visualdl ({err}); training goes on")
+        return None
+    return LogWriter
+
+
+@register
+class VisualDLPlugin(Plugin):
+    name = "visualdl"
+
+    @dataclass
+    class Options:
+        every_n_iters: int = field(default=10, metadata={"min": 1})  # scalars
+        # parameter histograms every M iterations; 0: off (they cost time, see the README)
+        histogram_every_n_iters: int = field(default=0, metadata={"min": 0})
+        histogram_buckets: int = field(default=30, metadata={"min": 1})
+
+    def __init__(self, options: Options):
+        self.every = options.every_n_iters
+        self.hist_every = options.histogram_every_n_iters
+        self.buckets = options.histogram_buckets
+        self._log_writer_cls = None
+        self._writer = None
+        self._file_name: Optional[str] = None  # restored on resume: append to the same file
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"file_name": self._file_name} if self._file_name else {}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self._file_name = state.get("file_name") or self._file_name
+
+    def on_train_start(self, state: TrainState) -> None:
+        self._log_writer_cls = import_log_writer()
+        self._mark = time.perf_counter()
+        self._iters_since_write = 0
+
+    def _open(self, state: TrainState):
+        """The writer, opened on first use, so that a `load_state_dict` arriving after
+        on_train_start still decides which file a resumed run appends to."""
+        if self._writer is None:
+            logdir = state.output_dir / "vdl"
+            resumed = bool(self._file_name) and (logdir / self._file_name).is_file()
+            # VisualDL prints a line when it appends to an existing file; the log says it instead.
+            with contextlib.redirect_stdout(io.StringIO()):
+                self._writer = self._log_writer_cls(
+                    logdir=str(logdir), file_name=self._file_name or ""
+                )
+            self._file_name = Path(self._writer.file_name).name
+            if resumed:
+                log.info(f"visualdl: appending to {logdir / self._file_name}")
+            else:
+                self._log_settings(state)
+                log.info(f"visualdl: logging to {logdir}")
+        return self._writer
+
+    def _log_settings(self, state: TrainState) -> None:
+        settings = settings_to_dict(state.settings)
+        metrics = list(LOSS_TAGS.values()) + ["speed/iters_per_s"]
+        self._writer.add_hparams(flatten_settings(settings), metrics)
+        text = yaml.safe_dump(settings, sort_keys=False)
+        # Markdown would reflow the YAML; four spaces make it a code block.
+        self._writer.add_text(
+            "config", "\n".join("    " + line for line in text.splitlines()), state.global_step
+        )
+
+    def on_step_end(self, state: TrainState) -> None:
+        if self._log_writer_cls is None:
+            return
+        self._iters_since_write += 1
+        if state.global_step % self.every:
+            return
+        now = time.perf_counter()
+        rate = self._iters_since_write / max(now - self._mark, 1e-9)
+        self._mark, self._iters_since_write = now, 0
+        writer, step = self._open(state), state.global_step
+        for key, tag in LOSS_TAGS.items():
+            if key in state.losses:
+                writer.add_scalar(tag, state.losses[key], step)
+        writer.add_scalar("scheduler/trained", 1 if state.decision == "dis" else 0, step)
+        writer.add_scalar("scheduler/strike", state.strike, step)
+        writer.add_scalar("speed/iters_per_s", rate, step)
+        writer.add_scalar("speed/samples_per_s", rate * state.settings.batch_size, step)
+
+    def on_sync(self, state: TrainState) -> None:
+        # After the sync generator_training holds the newest values of both G and D.
+        due = self.hist_every and state.global_step % self.hist_every == 0
+        if self._log_writer_cls is None or not due:
+            return
+        writer = self._open(state)
+        for name, param in state.nets.gen_training.named_parameters():
+            writer.add_histogram(
+                f"params/{name}", param.numpy().ravel(), state.global_step, buckets=self.buckets
+            )
+
+    def on_pass_end(self, state: TrainState) -> None:
+        if self._log_writer_cls is None:
+            return
+        writer, step = self._open(state), state.global_step
+        writer.add_scalar("pass/d_steps", state.pass_counts["dis"], step)
+        writer.add_scalar("pass/g_steps", state.pass_counts["gen"], step)
+        writer.add_image(SAMPLES_TAG, self._samples_picture(state), step)
+
+    def _samples_picture(self, state: TrainState):
+        from ..render import png_to_rgb, samples_rgb
+
+        names = list(state.settings.plugins)
+        # The samples plugin has already saved this pass's PNG only when it runs before us;
+        # any other PNG there may be a stale one from an earlier run.
+        if "samples" in names and self.name in names and (
+            names.index("samples") < names.index(self.name)
+        ):
+            path = sample_path(state.output_dir, state.pass_id)
+            if path.is_file():
+                return png_to_rgb(path)
+        from ..networks import generate
+
+        samples = generate(state.nets.generator, state.fixed_noise)
+        if state.dataset.is_image:
+            return samples_rgb(samples, state.dataset.pixel_range)
+        return samples_rgb(samples, title=f"pass {state.pass_id}")
+
+    def on_train_end(self, state: TrainState) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
