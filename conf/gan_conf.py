@@ -1,7 +1,8 @@
 """The v1 demo's uniform config (gan_conf.py): MLP generator and discriminator for 2-D points.
 
 Sizes and initialisations follow v1: noise 10, hidden 10, sample 2; every bias starts at 1.0,
-batch-norm scales ~ N(1, 0.02), fc weights use v1's default N(0, 1/sqrt(fan_in)). The
+batch-norm scales ~ N(1, 0.02), fc weights use v1's default N(0, 1/sqrt(fan_in)). As in v1
+(`use_global_stats=False`), batch norm always normalises with the batch's own statistics. The
 discriminator returns two logits (real/fake); the softmax of v1 is fused into the loss.
 Parameter names are structural (`hidden`, `hidden2`, `hidden_bn`, `out`), so the three networks
 built from this module share them exactly.
@@ -33,10 +34,12 @@ def _fc(in_dim, out_dim):
 
 
 def _bn(dim):
+    # v1 (use_global_stats=False): batch statistics in training and inference alike.
     return nn.BatchNorm1D(
         dim,
         weight_attr=nn.initializer.Normal(1.0, 0.02),
         bias_attr=nn.initializer.Constant(1.0),
+        use_global_stats=False,
     )
 
 

@@ -52,11 +52,13 @@ def _bias():
     return paddle.ParamAttr(initializer=nn.initializer.Constant(0.0))
 
 
-def _bn(channels):
-    return nn.BatchNorm2D(
+def _bn(channels, layer=nn.BatchNorm2D):
+    # v1 (use_global_stats=False): batch statistics in training and inference alike.
+    return layer(
         channels,
         weight_attr=paddle.ParamAttr(initializer=nn.initializer.Normal(1.0, 0.02)),
         bias_attr=_bias(),
+        use_global_stats=False,
     )
 
 
@@ -89,7 +91,8 @@ class DCGenerator(nn.Layer):
         s2, s4, s8 = sizes(size)
         self.start_shape = [-1, GF_DIM * 4, s8, s8]
         self.fc = _fc(NOISE_DIM, s8 * s8 * GF_DIM * 4)
-        self.fc_bn = _bn(GF_DIM * 4)
+        # v1 normalises the fc output per feature, before it is seen as a GF_DIM*4 x s8 x s8 image.
+        self.fc_bn = _bn(s8 * s8 * GF_DIM * 4, nn.BatchNorm1D)
         self.deconv1 = _deconv(GF_DIM * 4, GF_DIM * 2, s8, s4)
         self.deconv1_bn = _bn(GF_DIM * 2)
         self.deconv2 = _deconv(GF_DIM * 2, GF_DIM, s4, s2)
@@ -99,8 +102,7 @@ class DCGenerator(nn.Layer):
         self.tanh = nn.Tanh()
 
     def forward(self, noise):
-        x = self.fc(noise).reshape(self.start_shape)
-        x = self.relu(self.fc_bn(x))
+        x = self.relu(self.fc_bn(self.fc(noise))).reshape(self.start_shape)
         x = self.relu(self.deconv1_bn(self.deconv1(x)))
         x = self.relu(self.deconv2_bn(self.deconv2(x)))
         return self.tanh(self.deconv3(x))

@@ -86,14 +86,28 @@ def sync_by_name(src: nn.Layer, dst: nn.Layer) -> List[str]:
     return [name for name, _, _ in pairs]
 
 
+def _batch_norms(layer: nn.Layer):
+    return [sub for sub in layer.sublayers(include_self=True)
+            if isinstance(sub, nn.layer.norm._BatchNormBase)]
+
+
+def uses_batch_statistics(layer: nn.Layer) -> bool:
+    """True when every batch norm in `layer` follows v1's rule (use_global_stats=False):
+    batch statistics in training and inference alike, running averages never read."""
+    return all(bn._use_global_stats is False for bn in _batch_norms(layer))
+
+
+def _keep_running_statistics(layer: nn.Layer) -> None:
+    # Momentum 1 keeps a batch norm's running statistics exactly as the last sync left them,
+    # while it still normalises each batch with the batch's own statistics.
+    for bn in _batch_norms(layer):
+        bn._momentum = 1.0
+
+
 def _freeze(layer: nn.Layer) -> None:
     for param in layer.parameters():
         param.stop_gradient = True
-    # Batch norm still normalises with batch statistics in training mode (as v1's training pass
-    # did), but momentum 1 keeps its running statistics exactly as the last sync left them.
-    for sub in layer.sublayers(include_self=True):
-        if isinstance(sub, nn.layer.norm._BatchNormBase):
-            sub._momentum = 1.0
+    _keep_running_statistics(layer)
 
 
 @dataclass
@@ -132,6 +146,12 @@ def build_networks(conf, sample_shape: tuple, optimizer_settings) -> Networks:
     _freeze(gen_training.dis)
     _freeze(generator)
     generator.eval()
+    for network in (gen_training, dis_training):
+        # Under v1's batch-statistics rule the running averages are never read; keeping them
+        # fixed makes a network's state a function of its updates alone, so every execution
+        # path (plain or fast, whatever forwards it runs) leaves the same state.
+        if uses_batch_statistics(network):
+            _keep_running_statistics(network)
 
     def adam(params):
         return paddle.optimizer.Adam(

@@ -1,13 +1,14 @@
 """One GAN iteration: forward-only losses, the scheduler's pick, and that network's update.
 
-This is the v1 iteration. With both networks in inference mode (v1's PASS_TEST) it computes
-`d_real` (real batch, label 1), `d_fake` (generated batch, label 0), `d = (d_real + d_fake) / 2`
-and `g` (generator_training on the same noise, label 1); the scheduler picks from `d` and `g`;
-a D step is two updates, on the fake batch and then the real one, and a G step one update.
-It returns plain floats; syncing the networks afterwards is the trainer's job.
+This is the v1 iteration. It computes `d_real` (real batch, label 1), `d_fake` (generated
+batch, label 0), `d = (d_real + d_fake) / 2` and `g` (generator_training on the same noise,
+label 1); the scheduler picks from `d` and `g`; a D step is two updates, on the fake batch and
+then the real one, and a G step one update. It returns plain floats; syncing the networks
+afterwards is the trainer's job.
 
-`GanStep` is the literal v1 iteration (`execution: plain`, for debugging); `FastStep` computes
-the same numbers with fewer operations (`execution: fast`, the default).
+`GanStep` is the literal v1 iteration (`execution: plain`, for debugging): four forwards, then
+the update with forwards of its own. `FastStep` (`execution: fast`, the default) computes the
+same numbers, bit for bit on the CPU here, from one G and two D forwards that the update reuses.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-from .networks import Networks
+from .networks import Networks, uses_batch_statistics
 from .scheduler import DIS
 
 REAL, FAKE = 1, 0
@@ -92,27 +93,64 @@ def check_finite(losses: Dict[str, float]) -> None:
 
 
 class FastStep(GanStep):
-    """The same iteration with two forward passes instead of four, and one device-to-host copy.
+    """The same iteration with one G forward and two D forwards, reused by the update.
 
-    After every sync `generator` holds G's values and `generator_training`'s D holds D's, so the
-    scheduler's losses need G once (the fake batch) and D once on real and fake stacked: in
-    inference mode batch norm uses running statistics, so each row's logits do not depend on
-    the rest of the batch, and `g` is the fake rows' loss against label 1.
+    It relies on v1's batch-norm rule (batch statistics always, see `uses_batch_statistics`):
+    then a forward gives the same numbers in inference and training mode, and after every sync
+    `generator` equals generator_training's G and generator_training's D equals
+    discriminator_training's. So the fake batch is generator_training's G output, `g` and
+    `d_fake` come from the same logits of D on it, and that forward (kept with its graph) is
+    also the first forward of a D step or the forward of a G step: its backward is taken
+    straight away. Only the D step's update on the real batch, which comes after D changed,
+    needs a forward of its own. The gradient reaching G is taken at the fake batch and passed
+    on through G's graph, exactly the chain rule through generator_training.
     """
 
     def forward_losses(self, real, noise):
-        nets, n = self.nets, real.shape[0]
-        nets.dis_training.eval()
+        nets = self.nets
+        self._fake = nets.gen_training.gen(noise)  # graph into G, for a G step
+        self._fake_input = self._fake.detach()
+        self._fake_input.stop_gradient = False  # where a G step's gradient is collected
+        self._fake_logits = nets.dis_training(self._fake_input)  # graph into D
         with paddle.no_grad():
-            fake = nets.generator(noise)
-            log_p = F.log_softmax(nets.dis_training(paddle.concat([real, fake])), axis=1)
+            real_logits = nets.dis_training(real)
+            log_p = F.log_softmax(paddle.concat([real_logits, self._fake_logits]), axis=1)
+            n = real.shape[0]
             losses = -paddle.stack(
                 [log_p[:n, REAL].mean(), log_p[n:, FAKE].mean(), log_p[n:, REAL].mean()]
             )
         d_real, d_fake, g = (float(x) for x in losses.numpy())
-        return fake, {"d_real": d_real, "d_fake": d_fake, "d": (d_real + d_fake) / 2, "g": g}
+        return self._fake_input, {"d_real": d_real, "d_fake": d_fake, "d": (d_real + d_fake) / 2,
+                                  "g": g}
+
+    def train_dis(self, fake, real) -> float:
+        nets = self.nets
+        fake_loss = _loss(self._fake_logits, FAKE)
+        fake_loss.backward()
+        nets.opt_d.step()
+        nets.opt_d.clear_grad()
+        return (float(fake_loss) + _update(nets.dis_training, nets.opt_d, real, REAL)) / 2
+
+    def train_gen(self, noise) -> float:
+        nets = self.nets
+        loss = _loss(self._fake_logits, REAL)
+        loss.backward()
+        nets.opt_d.clear_grad()  # D's own gradients: a G step never updates D
+        self._fake.backward(self._fake_input.grad)
+        nets.opt_g.step()
+        nets.opt_g.clear_grad()
+        return float(loss)
+
+    def __call__(self, real: np.ndarray, noise: np.ndarray) -> Dict[str, object]:
+        try:
+            return super().__call__(real, noise)
+        finally:
+            self._fake = self._fake_input = self._fake_logits = None  # free the graphs
 
 
 def build_step(nets: Networks, scheduler, execution: str = "fast") -> GanStep:
-    """`fast` (default) or `plain` (the literal v1 iteration, for debugging)."""
-    return (FastStep if execution == "fast" else GanStep)(nets, scheduler)
+    """`fast` (default) or `plain` (the literal v1 iteration, for debugging). The fast step needs
+    v1's batch-norm rule; a conf module with running-statistics batch norm gets the plain one."""
+    fast = execution == "fast" and all(
+        uses_batch_statistics(net) for net in (nets.gen_training, nets.dis_training))
+    return (FastStep if fast else GanStep)(nets, scheduler)

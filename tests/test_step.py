@@ -69,3 +69,26 @@ def test_check_finite_names_the_loss():
     check_finite({"d": 0.5})
     with pytest.raises(Diverged, match="'g' is nan"):
         check_finite({"d": 0.5, "g": float("nan")})
+
+
+def test_fast_path_needs_v1_batch_statistics(tmp_path):
+    import paddle.nn as nn
+
+    from paddle_gan.config import OptimizerSettings
+    from paddle_gan.networks import build_networks
+    from paddle_gan.scheduler import LossBased
+    from paddle_gan.step import build_step
+
+    class RunningStatsConf:  # a conf module whose batch norm reads running averages
+        NOISE_DIM = 3
+
+        @staticmethod
+        def build_generator(shape):
+            return nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1D(4), nn.Linear(4, shape[0]))
+
+        @staticmethod
+        def build_discriminator(shape):
+            return nn.Sequential(nn.Linear(shape[0], 4), nn.BatchNorm1D(4), nn.Linear(4, 2))
+
+    nets = build_networks(RunningStatsConf, (2,), OptimizerSettings())
+    assert type(build_step(nets, LossBased(), "fast")) is GanStep

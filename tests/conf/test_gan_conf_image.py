@@ -88,11 +88,16 @@ def test_v1_initialisation():
         scale = bn.weight.numpy()
         assert scale.mean() == pytest.approx(1.0, abs=0.01) and 0.01 < scale.std() < 0.03
         assert not bn.bias.numpy().any()
-    # No batch norm after G's last layer or D's first (v1), and D ends in two logits.
-    bns = {name for name, sub in gen.named_sublayers() if isinstance(sub, nn.BatchNorm2D)}
-    assert bns == {"fc_bn", "deconv1_bn", "deconv2_bn"}
-    bns = {name for name, sub in dis.named_sublayers() if isinstance(sub, nn.BatchNorm2D)}
-    assert bns == {"conv2_bn", "conv3_bn"}
+    # No batch norm after G's last layer or D's first (v1); the fc output is normalised per
+    # feature; every batch norm uses batch statistics (v1's use_global_stats=False).
+    batch_norm = nn.layer.norm._BatchNormBase
+    bns = {name: sub for name, sub in gen.named_sublayers() if isinstance(sub, batch_norm)}
+    assert set(bns) == {"fc_bn", "deconv1_bn", "deconv2_bn"}
+    assert isinstance(bns["fc_bn"], nn.BatchNorm1D)
+    assert bns["fc_bn"].weight.shape == [gen.fc.weight.shape[1]]
+    dis_bns = {name: sub for name, sub in dis.named_sublayers() if isinstance(sub, batch_norm)}
+    assert set(dis_bns) == {"conv2_bn", "conv3_bn"}
+    assert all(bn._use_global_stats is False for bn in [*bns.values(), *dis_bns.values()])
 
 
 @pytest.mark.parametrize("shape", [MNIST, CIFAR])
