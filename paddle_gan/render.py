@@ -41,11 +41,15 @@ def save_image_grid(images: np.ndarray, path: Path, pixel_range=(-1.0, 1.0)) -> 
 
 def save_points(points: np.ndarray, path: Path, title: str = "", bins: int = 10) -> None:
     """Scatter over the true [0,1]^2 square next to a 2-D histogram on a bins x bins grid."""
-    fig, (ax_scatter, ax_hist) = plt.subplots(1, 2, figsize=(9, 4.2))
+    fig, (ax_scatter, ax_hist) = plt.subplots(1, 2, figsize=(10, 4.6), layout="constrained")
     ax_scatter.add_patch(plt.Rectangle((0, 0), 1, 1, fill=False, color="tab:red", lw=1.5))
     ax_scatter.scatter(points[:, 0], points[:, 1], s=4, alpha=0.6)
-    ax_scatter.set_xlim(-0.5, 1.5)
-    ax_scatter.set_ylim(-0.5, 1.5)
+    # Show the square with a margin, widened to hold all but stray points however far G drifts.
+    finite = points[np.isfinite(points).all(axis=1)]
+    low = min(-0.5, *np.percentile(finite, 1, axis=0)) if len(finite) else -0.5
+    high = max(1.5, *np.percentile(finite, 99, axis=0)) if len(finite) else 1.5
+    ax_scatter.set_xlim(low, high)
+    ax_scatter.set_ylim(low, high)
     ax_scatter.set_aspect("equal")
     ax_scatter.set_title("generated points; red: true support")
     counts, _, _, mesh = ax_hist.hist2d(
@@ -53,7 +57,7 @@ def save_points(points: np.ndarray, path: Path, title: str = "", bins: int = 10)
     )
     fig.colorbar(mesh, ax=ax_hist)
     ax_hist.set_aspect("equal")
-    ax_hist.set_title(f"histogram in [0,1]^2 (uniform: {len(points) / bins**2:.1f}/cell)")
+    ax_hist.set_title(f"counts in [0,1]^2 (uniform: {len(points) / bins**2:.1f} a cell)")
     if title:
         fig.suptitle(title)
     fig.savefig(path, dpi=80, metadata=PNG_METADATA)
