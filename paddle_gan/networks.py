@@ -104,6 +104,16 @@ def _keep_running_statistics(layer: nn.Layer) -> None:
         bn._momentum = 1.0
 
 
+def _changeable(network: nn.Layer) -> set:
+    """Names a training step of `network` can change: trainable parameters, and running
+    statistics of batch norms whose momentum lets them move."""
+    names = {name for name, param in network.named_parameters() if not param.stop_gradient}
+    for prefix, bn in network.named_sublayers():
+        if isinstance(bn, nn.layer.norm._BatchNormBase) and bn._momentum != 1.0:
+            names.update({f"{prefix}._mean", f"{prefix}._variance"})
+    return names
+
+
 def _freeze(layer: nn.Layer) -> None:
     for param in layer.parameters():
         param.stop_gradient = True
@@ -123,18 +133,23 @@ class Networks:
     def __post_init__(self):
         # The pairs are fixed once built (optimisers update tensors in place), so sync after
         # each step is a plain copy loop without re-walking the layers.
-        self._after_dis = shared_pairs(self.dis_training, self.gen_training)
-        self._after_gen = shared_pairs(self.gen_training, self.dis_training) + shared_pairs(
+        self._from_gen = shared_pairs(self.gen_training, self.dis_training) + shared_pairs(
             self.gen_training, self.generator
         )
+        # After a step only what that step can change needs copying: the other values are
+        # equal already (a frozen D, or running statistics that never move, stay as synced).
+        dis_changes, gen_changes = _changeable(self.dis_training), _changeable(self.gen_training)
+        self._after_dis = [p for p in shared_pairs(self.dis_training, self.gen_training)
+                           if p[0] in dis_changes]
+        self._after_gen = [p for p in self._from_gen if p[0] in gen_changes]
 
     def sync_after(self, trained: str) -> None:
         """v1's rule: after a D step D -> generator_training; after a G step G -> the others."""
         copy_pairs(self._after_dis if trained == "dis" else self._after_gen)
 
     def sync_all(self) -> None:
-        """The start-of-run sync: generator_training's values to the other two."""
-        copy_pairs(self._after_gen)
+        """The start-of-run sync: every value of generator_training to the other two."""
+        copy_pairs(self._from_gen)
 
 
 def build_networks(conf, sample_shape: tuple, optimizer_settings) -> Networks:
