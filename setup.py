@@ -6,6 +6,7 @@ setup(
     version="0.1.0",
     description="The PaddlePaddle v1 GAN demo on Paddle 3.x, grown into a plugin-style trainer",
     packages=find_packages(include=["paddle_gan", "paddle_gan.*"]),
+    package_data={"paddle_gan.metrics": ["assets/*.npz", "assets/*.json"]},  # pinned extractor
     python_requires=">=3.9",
     install_requires=["numpy", "matplotlib", "visualdl", "pyyaml"],
     extras_require={

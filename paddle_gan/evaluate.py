@@ -1,0 +1,218 @@
+"""Measuring a generator: what the `metrics` plugin and tools/evaluate.py share.
+
+This file owns the pinned MNIST feature extractor (the classifier shipped in
+paddle_gan/metrics/assets and the SHA-256 it must have), where the reference statistics of the
+MNIST test split are cached (one file per extractor), the evaluation noise (its own seeded
+generator, never the training's random state), `Evaluator`, which draws N samples from a
+generator and returns the metrics of `paddle_gan.metrics` with their protocol as one
+JSON-serialisable dict, strict JSON for those dicts (NaN becomes null) and their one-line and
+table renderings. The metrics themselves are `paddle_gan.metrics`'s business.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import zipfile
+from pathlib import Path
+from typing import Optional, Union
+
+from .checkpoint_io import CheckpointError
+from .config import Settings
+from .generate import load_generator, sample_noise
+from .metrics.classifier import ExtractorError, LeNet, file_sha256, load_classifier
+from .metrics.image import ReferenceStats, evaluate_images, reference_stats
+from .metrics.two_d import DISTRIBUTIONS, evaluate_2d, true_distribution
+
+log = logging.getLogger("paddle_gan")
+PathLike = Union[str, Path]
+
+PINNED_EXTRACTOR = Path(__file__).resolve().parent / "metrics" / "assets" / "lenet_mnist.npz"
+# The identity of the pinned extractor: its sidecar could be rewritten along with the weights,
+# this constant cannot without a reviewed code change. Retrain: tools/train_classifier.py.
+PINNED_SHA256 = "22b0e5ef84d9e42a0256f113a0358bc9df8c1a8588e7b5ffe3dd6453737ff7d2"
+REFERENCE_SPLIT = "test"
+IMAGE_DATA = ("mnist",)  # data sources with a feature extractor
+DEFAULT_SAMPLES = {"points": 10_000, "images": 2_000}
+DEFAULT_CACHE = Path("output") / "metrics_cache"
+HEADLINE = {
+    "points": ("inside", "coverage", "sliced_w1", "ks"),
+    "images": ("frechet", "classifier_score", "class_entropy", "confident"),
+}
+BEST = {"inside": "1", "coverage": "1", "sliced_w1": "0", "ks": "0", "frechet": "0",
+        "classifier_score": "10", "class_entropy": "2.303 (ln 10)", "confident": "1"}
+
+
+class MetricsUnavailable(Exception):
+    """This data source has no metrics here (CIFAR-10: the only extractor is an MNIST one)."""
+
+
+@contextlib.contextmanager
+def paddle_rng_untouched():
+    """Building a network draws initial weights from Paddle's generator; a run that evaluates
+    must train exactly like one that does not, so the generator's state is put back."""
+    import paddle
+
+    saved = paddle.get_rng_state()
+    try:
+        yield
+    finally:
+        paddle.set_rng_state(saved)
+
+
+def load_extractor(path: Optional[PathLike] = None,
+                   expected_sha256: Optional[str] = None) -> LeNet:
+    """The MNIST extractor in `path`, or the pinned one; refused if its SHA-256 differs from its
+    sidecar's or from `expected_sha256` (for the pinned one: `PINNED_SHA256`)."""
+    if path is None:
+        path, expected_sha256 = PINNED_EXTRACTOR, expected_sha256 or PINNED_SHA256
+    # checked before anything is parsed: a rewritten sidecar would let an altered file through
+    if expected_sha256 and Path(path).is_file():
+        sha = file_sha256(path)
+        if sha != expected_sha256:
+            raise ExtractorError(f"{path} has SHA-256 {sha}, but the pinned extractor is "
+                                 f"{expected_sha256}; restore the file (git checkout) or pass "
+                                 "your own classifier explicitly")
+    try:
+        with paddle_rng_untouched():
+            return load_classifier(path)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
+        # a file that matches its sidecar but is no classifier (e.g. written by another tool)
+        raise ExtractorError(f"{path}: not a readable classifier ({type(err).__name__}: "
+                             f"{err})") from None
+
+
+def reference_cache_path(cache_dir: PathLike, extractor_sha256: str) -> Path:
+    """One statistics file per extractor, so a retrained classifier gets its own."""
+    return Path(cache_dir) / f"mnist-{REFERENCE_SPLIT}-{extractor_sha256[:16]}.npz"
+
+
+def mnist_reference(model: LeNet, data_dir: PathLike, cache_dir: PathLike) -> ReferenceStats:
+    """The MNIST test split's feature statistics under `model`: cached, or computed and cached."""
+    from .datasets.mnist import load_mnist
+
+    path = reference_cache_path(cache_dir, model.sha256)
+    fresh = not path.is_file()
+    reference = reference_stats(path, model, REFERENCE_SPLIT,
+                                lambda: load_mnist(data_dir, REFERENCE_SPLIT).samples)
+    if fresh:
+        log.info(f"metrics: reference statistics of MNIST {REFERENCE_SPLIT} "
+                 f"({reference.n_samples} images) cached in {path}")
+    return reference
+
+
+class Evaluator:
+    """How the samples of one data source are measured; built once, then called per model."""
+
+    def __init__(self, data: str, distribution=None, extractor: Optional[LeNet] = None,
+                 reference: Optional[ReferenceStats] = None):
+        self.data, self.distribution = data, distribution
+        self.extractor, self.reference = extractor, reference
+        self.kind = "points" if distribution is not None else "images"
+
+    @property
+    def default_samples(self) -> int:
+        return DEFAULT_SAMPLES[self.kind]
+
+    def evaluate(self, generator, noise_dim: int, n_samples: int, seed: int,
+                 checkpoint: Optional[str] = None, pass_id: Optional[int] = None,
+                 global_step: Optional[int] = None) -> dict:
+        """The metrics of `n_samples` drawn from `generator` with noise from `seed`."""
+        from .networks import generate
+
+        samples = generate(generator, sample_noise(n_samples, seed, noise_dim))
+        if self.kind == "points":
+            result = evaluate_2d(samples, self.distribution, seed=seed, checkpoint=checkpoint,
+                                 pass_id=pass_id)
+        else:
+            result = evaluate_images(samples, self.extractor, self.reference, seed=seed,
+                                     checkpoint=checkpoint, pass_id=pass_id)
+        result["data"] = self.data
+        result["global_step"] = None if global_step is None else int(global_step)
+        return result
+
+
+def build_evaluator(data: str, data_dir: PathLike = "", classifier: Optional[PathLike] = None,
+                    reference_cache: PathLike = DEFAULT_CACHE) -> Evaluator:
+    """The evaluator for `data`. Raises MetricsUnavailable (no metrics for it), ExtractorError
+    (extractor refused) or DataError (MNIST test split unreadable)."""
+    if data in DISTRIBUTIONS:
+        return Evaluator(data, distribution=true_distribution(data))
+    if data not in IMAGE_DATA:
+        raise MetricsUnavailable(f"image metrics are MNIST-only (the one feature extractor here "
+                                 f"is an MNIST classifier); none for {data}")
+    model = load_extractor(classifier)
+    return Evaluator(data, extractor=model,
+                     reference=mnist_reference(model, data_dir, reference_cache))
+
+
+def evaluate_checkpoint(path: PathLike, n_samples: Optional[int] = None, seed: int = 0,
+                        classifier: Optional[PathLike] = None, data_dir: Optional[PathLike] = None,
+                        reference_cache: PathLike = DEFAULT_CACHE) -> dict:
+    """The metrics of a checkpoint's generator; the data comes from its saved settings."""
+    loaded = load_generator(path)
+    try:
+        data, at = loaded.meta["settings"]["data"], loaded.meta["saved_at"]
+        pass_id, global_step = at["pass_id"], at["global_step"]
+    except (KeyError, TypeError) as err:
+        raise CheckpointError(f"{path}: incomplete checkpoint meta (no {err})") from None
+    if data_dir is None:
+        saved_dir = loaded.meta["settings"].get("data_dir", "")
+        data_dir = Settings(data=data, data_dir=saved_dir).resolved_data_dir()
+    evaluator = build_evaluator(data, data_dir, classifier, reference_cache)
+    return evaluator.evaluate(loaded.generator, loaded.noise_dim,
+                              n_samples or evaluator.default_samples, seed,
+                              checkpoint=str(path), pass_id=pass_id, global_step=global_step)
+
+
+# --- writing results ---------------------------------------------------------------------------
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def dumps(result: dict, **kwargs) -> str:
+    """Strict JSON: NaN and Inf (a diverged generator's distances) are written as null."""
+    return json.dumps(_finite(result), allow_nan=False, **kwargs)
+
+
+def headline(result: dict) -> list:
+    """[(name, value)] of the four numbers that summarise a result."""
+    kind = "points" if "inside" in result else "images"
+    return [(name, result[name]) for name in HEADLINE[kind]]
+
+
+def _number(value) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "nan"
+    return f"{value:.4g}"
+
+
+def one_line(result: dict) -> str:
+    """`inside 0.998 coverage 1 sliced_w1 0.0123 ks 0.0345`"""
+    return " ".join(f"{name} {_number(value)}" for name, value in headline(result))
+
+
+def table(result: dict) -> str:
+    """The result for people: where it comes from, then one metric per row with its best value."""
+    where = result.get("checkpoint") or "-"
+    lines = [f"checkpoint  {where} (pass {result.get('pass')}, step {result.get('global_step')})",
+             f"data        {result['data']}: {result['n_samples']} samples, seed {result['seed']}"]
+    if "extractor_sha256" in result:
+        lines.append(f"reference   MNIST {result['reference_split']} "
+                     f"({result['reference_n_samples']} images), extractor "
+                     f"{result['extractor_sha256'][:16]}")
+    lines += ["", f"{'metric':<18}{'value':>10}  best"]
+    lines += [f"{name:<18}{_number(value):>10}  {BEST[name]}" for name, value in headline(result)]
+    if "class_shares" in result:
+        shares = " ".join(f"{digit}:{share:.2f}" for digit, share in
+                          enumerate(result["class_shares"]))
+        lines.append(f"{'class shares':<18}{shares}")
+    return "\n".join(lines)
