@@ -9,11 +9,12 @@ def resolve(sets=(), flags=None, data="uniform", yaml_path=None):
 
 
 def test_layers_conf_defaults_then_yaml_then_set_then_flags():
-    settings = resolve(sets=["batch_size=64", "optimizer.beta1=0.9"], flags={"batch_size": 16})
+    settings = resolve(sets=["batch_size=64"], flags={"batch_size": 16})
     assert settings.batch_size == 16  # flag beats --set
-    assert settings.optimizer.beta1 == 0.9  # --set beats the conf module's 0.5
-    assert settings.optimizer.learning_rate == 1e-4  # conf module default (v1)
+    assert settings.optimizer.beta1 == 0.5  # the conf module's (v1), untouched by the YAML
+    assert settings.optimizer.learning_rate == 1e-3  # conf/uniform.yaml beats the conf's 1e-4
     assert settings.num_passes == 10  # conf/uniform.yaml beats the conf module's 100
+    assert resolve(sets=["optimizer.beta1=0.9"]).optimizer.beta1 == 0.9  # --set beats both
 
 
 def test_exponent_floats_without_a_dot_are_floats():
