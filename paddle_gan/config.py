@@ -62,7 +62,8 @@ class Settings:
     execution: str = field(default="fast", metadata={"choices": ("fast", "plain")})
     optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
-    plugins: List[str] = field(default_factory=lambda: ["console", "samples"])
+    plugins: List[str] = field(
+        default_factory=lambda: ["console", "samples", "visualdl", "metrics", "checkpoint"])
     plugin_options: Dict[str, Dict[str, Any]] = field(default_factory=dict)
 
     def resolved_output_dir(self) -> Path:
