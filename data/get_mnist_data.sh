@@ -29,41 +29,8 @@ FILES=(
   "train-images-idx3-ubyte 6bbc9ace898e44ae57da46a324031adb"
 )
 
-PROG="$(basename "$0")"
-TMP_FILES=()
-cleanup() { rm -f -- "${TMP_FILES[@]+"${TMP_FILES[@]}"}"; }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# One line, last on stderr (only curl or wget, when used, write there too): a caller can show it.
-die() { echo "$PROG: error: $*" >&2; exit 1; }
-
-md5_of() {
-  if command -v md5sum >/dev/null 2>&1; then
-    md5sum <"$1" | cut -d' ' -f1
-  elif command -v md5 >/dev/null 2>&1; then
-    md5 -q "$1"
-  else
-    python3 -c 'import hashlib, sys
-with open(sys.argv[1], "rb") as f:
-    print(hashlib.md5(f.read()).hexdigest())' "$1"
-  fi
-}
-
-# download URL OUT: with a progress bar; non-zero when the transfer fails.
-download() {
-  if command -v curl >/dev/null 2>&1; then
-    curl -fL --progress-bar --connect-timeout 20 --retry 2 -o "$2" "$1"
-  elif command -v wget >/dev/null 2>&1; then
-    wget --progress=bar:force --timeout=20 --tries=3 -O "$2" "$1"
-  else
-    echo "  neither curl nor wget is installed"
-    return 1
-  fi
-}
-
-is_url() { [[ "$1" =~ ^(https?|ftp|file):// ]]; }
+# shellcheck source=common.sh
+source "$SCRIPT_DIR/common.sh"
 
 # fetch SOURCE NAME OUT: writes the uncompressed NAME from SOURCE to OUT. On failure it returns
 # non-zero with the reason in FETCH_ERROR. A download goes to OUT.gz, which the caller cleans up.
