@@ -19,12 +19,28 @@ EXIT_OK, EXIT_USAGE, EXIT_DIVERGED = 0, 2, 3
 EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
 
 
+EPILOG = """\
+Flags override the YAML run config, which overrides the conf module's defaults. Other settings
+by their dotted names with --set: optimizer.learning_rate|beta1|beta2, scheduler.name
+(loss_based|alternate), scheduler.max_strike|d_steps|g_steps, data_size, data_dir,
+execution (fast|plain), plugins (e.g. '[console,samples]'), plugin_options.<plugin>.<option>.
+Plugins: console, samples, visualdl, metrics, checkpoint (options: README).
+
+Exit codes: 0 done, 2 bad usage/config/data/checkpoint/device, 3 diverged (NaN/Inf),
+130/143 stopped by SIGINT/SIGTERM after saving a checkpoint.
+
+More tools: tools/generate.py (samples from a checkpoint), tools/export.py (inference model),
+tools/evaluate.py (metrics of a checkpoint), tools/benchmark.py (speed and memory),
+tools/train_classifier.py (the MNIST feature extractor). Each has --help.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gan_trainer.py",
         description="Train the PaddlePaddle v1 demo GANs: a 2-D uniform source, MNIST or CIFAR-10.",
-        epilog="Exit codes: 0 done, 2 bad usage/config/data, 3 diverged (NaN/Inf loss), "
-        "130/143 stopped by SIGINT/SIGTERM. Flags override the YAML config.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
     )
     add = parser.add_argument
     add("-d", "--data", metavar="uniform|mnist|cifar", help="data source; picks conf/<d>.yaml")
