@@ -134,9 +134,9 @@ class FastStep(GanStep):
     def train_gen(self, noise) -> float:
         nets = self.nets
         loss = _loss(self._fake_logits, REAL)
-        loss.backward()
-        nets.opt_d.clear_grad()  # D's own gradients: a G step never updates D
-        self._fake.backward(self._fake_input.grad)
+        # Only the gradient at the fake batch: D's own weights get none (a G step leaves D be).
+        (fake_grad,) = paddle.grad(loss, [self._fake_input])
+        self._fake.backward(fake_grad)
         nets.opt_g.step()
         nets.opt_g.clear_grad()
         return float(loss)
