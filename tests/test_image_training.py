@@ -43,9 +43,11 @@ def write_tiny_cifar(folder: Path, per_file: int = 4) -> Path:
 
 
 def run_args(data: str, data_dir: Path, out: Path, iters: int = 3, batch: int = 8):
+    # Only the plugins under test: the run configs' metrics plugin alone takes seconds a pass.
     return [
         "-d", data, "--use_gpu", "0", "--num_passes", "1", "--iters_per_pass", str(iters),
         "--batch_size", str(batch), "--output_dir", str(out), "--set", f"data_dir={data_dir}",
+        "--set", "plugins=[console,samples]",
     ]
 
 
