@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from .base import ArrayDataset, BatchSampler, DataError  # noqa: F401
 
-SCRIPTS = {"mnist": "data/get_mnist_data.sh", "cifar": "data/get_cifar_data.sh"}
-
 
 def load_dataset(settings) -> ArrayDataset:
     """The training split of `settings.data` (raises DataError naming the fix)."""

@@ -56,7 +56,7 @@ def _find(data_dir: Path, names: List[str]) -> List[Path]:
     missing = missing or names  # present, but split over both folders
     raise DataError(
         f"CIFAR-10 file(s) missing: {', '.join(missing)} (looked in {data_dir} and "
-        f"{data_dir / SUBDIR}); run `{SCRIPT}`"
+        f"{data_dir / SUBDIR}); run `CIFAR_DIR={data_dir} {SCRIPT}` or add --download"
     )
 
 

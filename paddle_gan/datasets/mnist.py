@@ -67,7 +67,8 @@ def _find(data_dir: Path, name: str) -> Path:
     for path in (data_dir / name, data_dir / f"{name}.gz"):
         if path.is_file():
             return path
-    raise DataError(f"MNIST file missing: {data_dir / name} (or .gz); run `{SCRIPT}`")
+    raise DataError(f"MNIST file missing: {data_dir / name} (or .gz); run "
+                    f"`MNIST_DIR={data_dir} {SCRIPT}` or add --download")
 
 
 def load_mnist(data_dir: Union[str, Path], split: str = "train") -> ArrayDataset:
