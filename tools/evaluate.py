@@ -77,8 +77,12 @@ def main(argv=None) -> int:
     print(table(result))
     if args.json:
         out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(dumps(result, indent=2) + "\n")
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(dumps(result, indent=2) + "\n")
+        except OSError as err:
+            print(f"error: cannot write {out}: {err.strerror}", file=sys.stderr)
+            return 2
         print(f"written to {out}")
     return 0
 
