@@ -127,7 +127,7 @@ def _build(cls, raw: dict, prefix: str = ""):
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in raw:
         if key not in fields:
-            hint = _suggest(str(key), fields, prefix)
+            hint = _suggest(str(key), fields, prefix) or f" (valid: {', '.join(fields)})"
             raise ConfigError(f"unknown setting '{prefix}{key}'{hint}")
     values = {
         key: _check_value(prefix + key, value, hints[key], dict(fields[key].metadata))

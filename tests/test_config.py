@@ -17,6 +17,11 @@ def test_layers_conf_defaults_then_yaml_then_set_then_flags():
     assert resolve(sets=["optimizer.beta1=0.9"]).optimizer.beta1 == 0.9  # --set beats both
 
 
+def test_unknown_key_without_a_close_match_lists_the_valid_ones():
+    with pytest.raises(ConfigError, match=r"'optimizer.lr' \(valid: learning_rate, beta1, beta2\)"):
+        settings_from_dict({"optimizer": {"lr": 1}})
+
+
 def test_exponent_floats_without_a_dot_are_floats():
     # PyYAML reads "1e-4" as a string; a user writing it means the number.
     assert resolve(sets=["optimizer.learning_rate=1e-4"]).optimizer.learning_rate == 1e-4
