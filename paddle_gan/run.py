@@ -123,8 +123,10 @@ def run(settings: Settings, notes: List[str] = ()) -> TrainState:
         try:
             train(state, plugins)
         except Diverged as err:
-            # The step raised before the counters moved on: name the iteration it was running.
-            err.args = (f"{err} at pass {state.pass_id} iteration {state.iteration + 1} "
-                        f"(step {state.global_step + 1})",)
+            # A loss is caught inside the step, before the counters move on; a parameter is
+            # caught by a checkpoint after them.
+            ahead = 1 if err.kind == "loss" else 0
+            err.args = (f"{err} at pass {state.pass_id} iteration {state.iteration + ahead} "
+                        f"(step {state.global_step + ahead})",)
             raise
     return state

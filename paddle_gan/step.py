@@ -30,7 +30,7 @@ class Diverged(Exception):
 
     def __init__(self, name: str, value, kind: str = "loss"):
         super().__init__(f"{kind} '{name}' is {value}")
-        self.name, self.value = name, value
+        self.name, self.value, self.kind = name, value, kind
 
 
 def _loss(logits, label: int):
