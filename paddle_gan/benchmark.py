@@ -219,7 +219,6 @@ def time_parts(state, plugins, iters: int, warmup: int, pass_end_s: List[float])
     """The trainer's flow with a clock around every call: one dict of seconds per measured
     iteration. It runs on until both a D and a G step were measured (the v1 schedule allows at
     most max_strike picks in a row, so that is soon)."""
-    import paddle
 
     from .step import check_finite
 
@@ -233,7 +232,7 @@ def time_parts(state, plugins, iters: int, warmup: int, pass_end_s: List[float])
         t0 = clock()
         real = state.dataset.samples[state.sampler.next_indices()]
         noise = state.rng.standard_normal(noise_shape, dtype=np.float32)
-        real_t, noise_t = paddle.to_tensor(real), paddle.to_tensor(noise)
+        real_t, noise_t = step.to_device(real, noise)
         t1 = clock()
         fake, losses = step.forward_losses(real_t, noise_t)
         t2 = clock()
