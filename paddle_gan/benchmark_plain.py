@@ -56,11 +56,52 @@ def load_mnist_images(data_dir) -> np.ndarray:
     return images.astype("float32") / 127.5 - 1.0
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(description="Plain-dygraph v1 GAN iterations, timed.")
+def v1_pick(current: str, strike: int, d_loss: float, g_loss: float):
+    """v1's scheduler written out, as a user would: (network to train, its new strike)."""
+    d_exhausted = current == "dis" and strike == MAX_STRIKE
+    g_exhausted = current == "gen" and strike == MAX_STRIKE
+    pick = "dis" if not d_exhausted and (g_exhausted or d_loss > g_loss) else "gen"
+    return pick, strike + 1 if pick == current else 1
+
+
+class PartTimes:
+    """Seconds per part of each measured iteration, and the loop's stopping rule."""
+
+    def __init__(self, iters: int, warmup: int):
+        self.iters, self.warmup = iters, warmup
+        self.parts = {k: [] for k in ("data", "forwards", "d_step", "g_step", "sync", "iteration")}
+
+    def loop(self):
+        """Iteration numbers: past the ones asked for, only until both a D and a G step were
+        measured (v1 allows at most MAX_STRIKE picks of one network in a row)."""
+        for i in range(self.warmup + self.iters + 4 * MAX_STRIKE + 4):
+            if i >= self.warmup + self.iters and self.parts["d_step"] and self.parts["g_step"]:
+                return
+            yield i
+
+    def record(self, i: int, pick: str, t0, t1, t2, t3, t4) -> None:
+        """t0..t4: start, data drawn, forwards done, step done, sync done."""
+        if i >= self.warmup:
+            self.parts["data"].append(t1 - t0)
+            self.parts["forwards"].append(t2 - t1)
+            self.parts["d_step" if pick == "dis" else "g_step"].append(t3 - t2)
+            self.parts["sync"].append(t4 - t3)
+            self.parts["iteration"].append(t4 - t0)
+
+    def print_json(self, **extra) -> None:
+        """The one JSON line the benchmark reads: median milliseconds per part and counts."""
+        parts = self.parts
+        medians = {name: 1000 * statistics.median(times) for name, times in parts.items() if times}
+        print(json.dumps({"ms": medians, "iterations": len(parts["iteration"]),
+                          "d_steps": len(parts["d_step"]), "g_steps": len(parts["g_step"]),
+                          "peak_mb": own_peak_mb(), **extra}))
+
+
+def common_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments every baseline takes (tools/benchmark.py passes them)."""
+    parser = argparse.ArgumentParser(description=description)
     add = parser.add_argument
     add("--data", choices=("uniform", "mnist"), required=True)
-    add("--conf", required=True, help="conf module path (conf/gan_conf.py, gan_conf_image.py)")
     add("--data_dir", default="")
     add("--data_size", type=int, default=1_000_000)
     add("--batch_size", type=int, default=128)
@@ -70,6 +111,13 @@ def build_parser():
     add("--seed", type=int, default=1)
     add("--iters", type=int, default=20)
     add("--warmup", type=int, default=2)
+    return parser
+
+
+def build_parser():
+    parser = common_parser("Plain-dygraph v1 GAN iterations, timed.")
+    parser.add_argument("--conf", required=True,
+                        help="conf module path (conf/gan_conf.py, gan_conf_image.py)")
     return parser
 
 
@@ -129,12 +177,8 @@ def main(argv=None) -> int:
         return float(cost)
 
     current, strike = "dis", 0
-    parts = {"data": [], "forwards": [], "d_step": [], "g_step": [], "sync": [], "iteration": []}
-    for i in range(args.warmup + args.iters + 4 * MAX_STRIKE + 4):
-        # Past the iterations asked for, only until both a D and a G step were measured (v1
-        # allows at most MAX_STRIKE picks of one network in a row).
-        if i >= args.warmup + args.iters and parts["d_step"] and parts["g_step"]:
-            break
+    times = PartTimes(args.iters, args.warmup)
+    for i in times.loop():
         t0 = time.perf_counter()
         indices = np.random.choice(len(data), batch, replace=False)
         real = paddle.to_tensor(data[indices])
@@ -149,12 +193,8 @@ def main(argv=None) -> int:
             d_loss = (float(loss(dis_training(real), 1)) + float(loss(dis_training(fake), 0))) / 2
             g_loss = float(loss(gen_training(noise), 1))
         t2 = time.perf_counter()
-        d_exhausted = current == "dis" and strike == MAX_STRIKE
-        g_exhausted = current == "gen" and strike == MAX_STRIKE
-        pick = "dis" if not d_exhausted and (g_exhausted or d_loss > g_loss) else "gen"
-        strike = strike + 1 if pick == current else 1
-        current = pick
-        if pick == "dis":
+        current, strike = v1_pick(current, strike, d_loss, g_loss)
+        if current == "dis":
             dis_training.train()
             update(dis_training, opt_d, fake, 0)
             update(dis_training, opt_d, real, 1)
@@ -165,17 +205,8 @@ def main(argv=None) -> int:
             update(gen_training, opt_g, noise, 1)
             t3 = time.perf_counter()
             generator.net.set_state_dict(gen_training.gen.state_dict())
-        t4 = time.perf_counter()
-        if i >= args.warmup:
-            parts["data"].append(t1 - t0)
-            parts["forwards"].append(t2 - t1)
-            parts["d_step" if pick == "dis" else "g_step"].append(t3 - t2)
-            parts["sync"].append(t4 - t3)
-            parts["iteration"].append(t4 - t0)
-    medians = {name: 1000 * statistics.median(times) for name, times in parts.items() if times}
-    print(json.dumps({"ms": medians, "iterations": len(parts["iteration"]),
-                      "d_steps": len(parts["d_step"]), "g_steps": len(parts["g_step"]),
-                      "peak_mb": own_peak_mb()}))
+        times.record(i, current, t0, t1, t2, t3, time.perf_counter())
+    times.print_json()
     return 0
 
 

@@ -9,19 +9,14 @@ frameworks and not v1's batch drawing. It prints one JSON line: median milliseco
 """
 from __future__ import annotations
 
-import argparse
-import gzip
-import json
-import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-from .benchmark_plain import own_peak_mb  # imports neither paddle nor torch
+# benchmark_plain imports paddle only inside its main(): its helpers are framework-free.
+from .benchmark_plain import PartTimes, common_parser, load_mnist_images, v1_pick
 
-MAX_STRIKE = 5
 NOISE_2D, HIDDEN_2D = 10, 10  # conf/gan_conf.py
 NOISE_IMAGE, FILTERS = 100, 64  # conf/gan_conf_image.py: noise, gf = df
 
@@ -72,19 +67,7 @@ def build(torch, data: str, shape):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="PyTorch v1 GAN iterations, timed.")
-    add = parser.add_argument
-    add("--data", choices=("uniform", "mnist"), required=True)
-    add("--data_dir", default="")
-    add("--data_size", type=int, default=1_000_000)
-    add("--batch_size", type=int, default=128)
-    add("--learning_rate", type=float, default=1e-4)
-    add("--beta1", type=float, default=0.5)
-    add("--beta2", type=float, default=0.999)
-    add("--seed", type=int, default=1)
-    add("--iters", type=int, default=20)
-    add("--warmup", type=int, default=2)
-    args = parser.parse_args(argv)
+    args = common_parser("PyTorch v1 GAN iterations, timed.").parse_args(argv)
     import torch
     import torch.nn.functional as F
 
@@ -93,10 +76,7 @@ def main(argv=None) -> int:
     if args.data == "uniform":
         data = rng.random((args.data_size, 2), dtype=np.float32)
     else:
-        path = Path(args.data_dir) / "train-images-idx3-ubyte"
-        raw = path.read_bytes() if path.is_file() else gzip.open(f"{path}.gz").read()
-        images = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(-1, 1, 28, 28)
-        data = images.astype(np.float32) / 127.5 - 1.0
+        data = load_mnist_images(args.data_dir)
     data = torch.from_numpy(data)
     batch = args.batch_size
     make_gen, make_dis, noise_dim = build(torch, args.data, tuple(data.shape[1:]))
@@ -119,12 +99,8 @@ def main(argv=None) -> int:
         optimizer.step()
 
     current, strike, order, position = "dis", 0, torch.randperm(len(data)), 0
-    parts = {"data": [], "forwards": [], "d_step": [], "g_step": [], "sync": [], "iteration": []}
-    for i in range(args.warmup + args.iters + 4 * MAX_STRIKE + 4):
-        # Past the iterations asked for, only until both a D and a G step were measured (v1
-        # allows at most MAX_STRIKE picks of one network in a row).
-        if i >= args.warmup + args.iters and parts["d_step"] and parts["g_step"]:
-            break
+    times = PartTimes(args.iters, args.warmup)
+    for i in times.loop():
         t0 = time.perf_counter()
         if position + batch > len(data):
             order, position = torch.randperm(len(data)), 0
@@ -142,12 +118,8 @@ def main(argv=None) -> int:
                       + F.cross_entropy(dis(fake), zeros).item()) / 2
             g_loss = F.cross_entropy(dis_copy(gen(noise)), ones).item()
         t2 = time.perf_counter()
-        d_exhausted = current == "dis" and strike == MAX_STRIKE
-        g_exhausted = current == "gen" and strike == MAX_STRIKE
-        pick = "dis" if not d_exhausted and (g_exhausted or d_loss > g_loss) else "gen"
-        strike = strike + 1 if pick == current else 1
-        current = pick
-        if pick == "dis":
+        current, strike = v1_pick(current, strike, d_loss, g_loss)
+        if current == "dis":
             dis.train()
             update(dis(fake), zeros, opt_d)
             update(dis(real), ones, opt_d)
@@ -159,18 +131,8 @@ def main(argv=None) -> int:
             update(dis_copy(gen(noise)), ones, opt_g)
             t3 = time.perf_counter()
             gen_copy.load_state_dict(gen.state_dict())
-        t4 = time.perf_counter()
-        if i >= args.warmup:
-            parts["data"].append(t1 - t0)
-            parts["forwards"].append(t2 - t1)
-            parts["d_step" if pick == "dis" else "g_step"].append(t3 - t2)
-            parts["sync"].append(t4 - t3)
-            parts["iteration"].append(t4 - t0)
-    medians = {name: 1000 * statistics.median(times) for name, times in parts.items() if times}
-    print(json.dumps({"ms": medians, "iterations": len(parts["iteration"]),
-                      "d_steps": len(parts["d_step"]), "g_steps": len(parts["g_step"]),
-                      "threads": torch.get_num_threads(), "peak_mb": own_peak_mb(),
-                      "version": torch.__version__}))
+        times.record(i, current, t0, t1, t2, t3, time.perf_counter())
+    times.print_json(threads=torch.get_num_threads(), version=torch.__version__)
     return 0
 
 
