@@ -7,8 +7,9 @@ then the real one, and a G step one update. It returns plain floats; syncing the
 afterwards is the trainer's job.
 
 `GanStep` is the literal v1 iteration (`execution: plain`, for debugging): four forwards, then
-the update with forwards of its own. `FastStep` (`execution: fast`, the default) computes the
-same numbers, bit for bit on the CPU here, from one G and two D forwards that the update reuses.
+the update with forwards of its own, in Paddle's own layers. `FastStep` (`execution: fast`, the
+default) computes the same numbers from one G and two D forwards that the update reuses, and on
+the CPU its networks' convolutions run as `fast_conv` computes them (equal up to float rounding).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
+from .fast_conv import use_fast_convolutions
 from .networks import Networks, uses_batch_statistics
 from .scheduler import DIS
 
@@ -161,7 +163,14 @@ class FastStep(GanStep):
 
 def build_step(nets: Networks, scheduler, execution: str = "fast") -> GanStep:
     """`fast` (default) or `plain` (the literal v1 iteration, for debugging). The fast step needs
-    v1's batch-norm rule; a conf module with running-statistics batch norm gets the plain one."""
-    fast = execution == "fast" and all(
-        uses_batch_statistics(net) for net in (nets.gen_training, nets.dis_training))
-    return (FastStep if fast else GanStep)(nets, scheduler)
+    v1's batch-norm rule; a conf module with running-statistics batch norm gets the plain one.
+    On the CPU the fast step's networks get the faster convolutions (the samples' `generator`
+    keeps Paddle's, so pictures do not depend on the execution setting)."""
+    if execution != "fast":
+        return GanStep(nets, scheduler)
+    if paddle.device.get_device() == "cpu":
+        use_fast_convolutions(nets.gen_training)
+        use_fast_convolutions(nets.dis_training)
+    if not all(uses_batch_statistics(net) for net in (nets.gen_training, nets.dis_training)):
+        return GanStep(nets, scheduler)
+    return FastStep(nets, scheduler)
