@@ -230,7 +230,7 @@ def time_parts(state, plugins, iters: int, warmup: int, pass_end_s: List[float])
             break
         _next_pass_if_due(state, plugins, pass_end_s)
         t0 = clock()
-        real = state.dataset.samples[state.sampler.next_indices()]
+        real = state.sampler.next_batch(state.dataset.samples)
         noise = state.rng.standard_normal(noise_shape, dtype=np.float32)
         real_t, noise_t = step.to_device(real, noise)
         t1 = clock()
@@ -267,7 +267,7 @@ def time_whole(state, plugins, iters: int, warmup: int, pass_end_s: List[float])
     for i in range(warmup + iters):
         _next_pass_if_due(state, plugins, pass_end_s)
         start = time.perf_counter()
-        real = state.dataset.samples[state.sampler.next_indices()]
+        real = state.sampler.next_batch(state.dataset.samples)
         noise = state.rng.standard_normal(noise_shape, dtype=np.float32)
         result = state.step(real, noise)
         decision = result.pop("decision")

@@ -28,7 +28,7 @@ def train(state: TrainState, plugins: List[Plugin]) -> None:
             state.pass_counts = {"dis": 0, "gen": 0}
             fire(plugins, "on_pass_start", state)
         while state.iteration < settings.iters_per_pass:
-            real = state.dataset.samples[state.sampler.next_indices()]
+            real = state.sampler.next_batch(state.dataset.samples)
             noise = state.rng.standard_normal(noise_shape, dtype=np.float32)
             result = state.step(real, noise)
             state.decision = result.pop("decision")

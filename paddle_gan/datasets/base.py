@@ -38,6 +38,10 @@ class ArrayDataset:
         return len(self.samples)
 
 
+# Data sets up to this size get a shuffled copy per shuffle (see BatchSampler.next_batch).
+SHUFFLED_COPY_MAX_BYTES = 64 << 20
+
+
 class BatchSampler:
     """Shuffled batches without replacement inside one shuffle; state = (shuffle_id, position)."""
 
@@ -49,11 +53,13 @@ class BatchSampler:
         self.num_samples, self.batch_size, self.seed = num_samples, batch_size, seed
         self.shuffle_id, self.position = -1, 0
         self._order: Optional[np.ndarray] = None
+        self._shuffled: Optional[np.ndarray] = None  # samples[_order], for next_batch
 
     def _shuffle(self, shuffle_id: int) -> None:
         self.shuffle_id, self.position = shuffle_id, 0
         rng = np.random.default_rng([self.seed, shuffle_id])
         self._order = rng.permutation(self.num_samples)
+        self._shuffled = None
 
     def start_pass(self) -> None:
         """A new shuffle for the new pass."""
@@ -67,6 +73,17 @@ class BatchSampler:
         indices = self._order[self.position : self.position + self.batch_size]
         self.position += self.batch_size
         return indices
+
+    def next_batch(self, samples: np.ndarray) -> np.ndarray:
+        """samples[next_indices()]. A small data set is copied in shuffled order once per
+        shuffle, so its batches are contiguous slices rather than rows gathered from all over
+        memory (for the 1M-point uniform source: ~3 us instead of ~50 us in the loop)."""
+        indices = self.next_indices()
+        if samples.nbytes > SHUFFLED_COPY_MAX_BYTES:
+            return samples[indices]
+        if self._shuffled is None:
+            self._shuffled = samples[self._order]
+        return self._shuffled[self.position - self.batch_size : self.position]
 
     def state_dict(self) -> dict:
         return {"shuffle_id": self.shuffle_id, "position": self.position}

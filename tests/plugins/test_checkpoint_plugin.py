@@ -32,7 +32,7 @@ def names(tmp_path):
 
 def step_once(state):
     """One more iteration exactly as the trainer does it."""
-    real = state.dataset.samples[state.sampler.next_indices()]
+    real = state.sampler.next_batch(state.dataset.samples)
     noise = state.rng.standard_normal((16, state.nets.noise_dim), dtype=np.float32)
     decision = state.step(real, noise)["decision"]
     state.nets.sync_after(decision)
