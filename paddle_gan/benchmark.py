@@ -4,14 +4,16 @@ spends its time, how much arithmetic that is, and how it compares with a plain P
 For each data set (uniform, mnist; v1 schedule, batch 128) it builds the run as the trainer does
 (`run.build_state`, the YAML's plugins), then runs the trainer's own flow - batch, scheduler
 forwards, the scheduler's pick, that network's update, step-end hooks, sync, sync hooks - with
-`time.perf_counter` around each call, so every part (and a D step and a G step separately) gets
-a median after warm-up; the iteration is the median of the per-iteration sums. The same loop
-through the whole `state.step(...)` is timed as a cross-check. FLOPs are counted from the layer
-shapes (nominal v1 work: backward = 2x forward) and set against a 2048^3 float32 matmul timed in
-this process with the same threads. Then, in subprocesses: a short whole MNIST training run (its
-peak memory), the plain baseline (paddle_gan.benchmark_plain, environment as installed) and, when
-asked and torch is importable, paddle_gan.benchmark_torch. Pass-end hooks (sample pictures,
-checkpoints) run once a pass and are reported apart from the iteration.
+`time.perf_counter` around each call, so every compute part (and a D step and a G step
+separately) gets a median after warm-up and every overhead part (data, decision, plugins, sync)
+a mean, since its costs come in bursts; the iteration is the median compute plus the mean
+overhead. The same loop through the whole `state.step(...)` is timed as a cross-check. FLOPs
+are counted from the layer shapes (nominal v1 work: backward = 2x forward) and set against a
+2048^3 float32 matmul timed in this process with the same threads. Then, in subprocesses: a
+short whole MNIST training run (its peak memory), the plain baseline (paddle_gan.benchmark_plain,
+environment as installed) and, when asked and torch is importable, paddle_gan.benchmark_torch.
+Pass-end hooks (sample pictures, checkpoints) run once a pass and are reported apart from the
+iteration.
 
 Exit codes: 0 done; 1 a subprocess (plain baseline, torch, the short run) failed; 2 bad usage,
 config or missing data; 3 training diverged.
@@ -33,8 +35,6 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Dict, List, Optional
-
-import numpy as np
 
 from . import runtime
 from .config import REPO_ROOT, ConfigError, resolve_settings
@@ -223,7 +223,6 @@ def time_parts(state, plugins, iters: int, warmup: int, pass_end_s: List[float])
     from .step import check_finite
 
     step, nets, clock = state.step, state.nets, time.perf_counter
-    noise_shape = (state.settings.batch_size, nets.noise_dim)
     rows: List[dict] = []
     for i in range(warmup + iters + 4 * getattr(step.scheduler, "max_strike", 5) + 4):
         if i >= warmup + iters and {"dis", "gen"} <= {r["decision"] for r in rows}:
@@ -231,7 +230,7 @@ def time_parts(state, plugins, iters: int, warmup: int, pass_end_s: List[float])
         _next_pass_if_due(state, plugins, pass_end_s)
         t0 = clock()
         real = state.sampler.next_batch(state.dataset.samples)
-        noise = state.rng.standard_normal(noise_shape, dtype=np.float32)
+        noise = state.noise.next()
         real_t, noise_t = step.to_device(real, noise)
         t1 = clock()
         fake, losses = step.forward_losses(real_t, noise_t)
@@ -262,13 +261,12 @@ def time_parts(state, plugins, iters: int, warmup: int, pass_end_s: List[float])
 def time_whole(state, plugins, iters: int, warmup: int, pass_end_s: List[float]) -> List[float]:
     """The same loop through the step's own `__call__` (what trainer.train runs), seconds per
     measured iteration: a cross-check of the part-by-part figures."""
-    noise_shape = (state.settings.batch_size, state.nets.noise_dim)
     times = []
     for i in range(warmup + iters):
         _next_pass_if_due(state, plugins, pass_end_s)
         start = time.perf_counter()
         real = state.sampler.next_batch(state.dataset.samples)
-        noise = state.rng.standard_normal(noise_shape, dtype=np.float32)
+        noise = state.noise.next()
         result = state.step(real, noise)
         decision = result.pop("decision")
         _record(state, decision, result)
@@ -287,21 +285,23 @@ def _median(values) -> float:
 
 
 def summarise(rows: List[dict], flops: Dict[str, int], peak_gflops: float) -> dict:
-    """Medians (ms), each part's contribution to an iteration and its share, FLOPs, GFLOP/s."""
+    """Per part (ms): the compute parts' medians, the overhead parts' means - their costs come
+    in bursts a median would hide (a noise chunk every 64 iterations, a reshuffle, a plugin's
+    every-N-iterations work). The iteration is the median compute plus the mean overhead; each
+    part's contribution to it and share, FLOPs, GFLOP/s."""
     d_rows = [r for r in rows if r["decision"] == "dis"]
     g_rows = [r for r in rows if r["decision"] == "gen"]
     med = {
-        "data": _median(r["data"] for r in rows),
+        "data": statistics.fmean(r["data"] for r in rows),
         "forwards": _median(r["forwards"] for r in rows),
-        "decision": _median(r["decision_s"] for r in rows),
+        "decision": statistics.fmean(r["decision_s"] for r in rows),
         "d_step": _median(r["step"] for r in d_rows),
         "g_step": _median(r["step"] for r in g_rows),
-        "plugins": _median(r["plugins"] for r in rows),
-        "sync": _median(r["sync"] for r in rows),
+        "plugins": statistics.fmean(r["plugins"] for r in rows),
+        "sync": statistics.fmean(r["sync"] for r in rows),
     }
-    sums = [r["data"] + r["forwards"] + r["decision_s"] + r["step"] + r["plugins"] + r["sync"]
-            for r in rows]
-    total = statistics.median(sums)
+    overhead = sum(med[k] for k in OVERHEAD)
+    total = statistics.median(r["forwards"] + r["step"] for r in rows) + overhead
     d_share, g_share = len(d_rows) / len(rows), len(g_rows) / len(rows)
     per_iter = dict(med, d_step=med["d_step"] * d_share, g_step=med["g_step"] * g_share)
     iter_flops = flops["forwards"] + d_share * flops["d_step"] + g_share * flops["g_step"]
@@ -446,7 +446,7 @@ def format_report(name: str, r: dict, peak_gflops: float) -> str:
         rate = f"{gflops:>10.2f}{100 * r['peak_fraction'][part]:>7.1f}%" if gflops else ""
         lines.append(f"  {LABELS[part]:<28}{r['ms'][part]:>9.3f}{r['ms_per_iter'][part]:>9.3f}"
                      f"{100 * r['share'][part]:>7.1f}%{rate}")
-    lines.append(f"  {'iteration (median of sums)':<28}{'':>9}{r['iteration_ms']:>9.3f}"
+    lines.append(f"  {'iteration':<28}{'':>9}{r['iteration_ms']:>9.3f}"
                  f"{100.0:>7.1f}%{r['gflops']['iteration']:>10.2f}"
                  f"{100 * r['peak_fraction']['iteration']:>7.1f}%")
     if "whole_step_iteration_ms" in r:

@@ -74,9 +74,10 @@ def shared_pairs(src: nn.Layer, dst: nn.Layer) -> Pairs:
 
 
 def copy_pairs(pairs: Pairs) -> None:
-    with paddle.no_grad():
-        for _, src_tensor, dst_tensor in pairs:
-            dst_tensor.copy_(src_tensor, True)  # in place, a deep copy: 1 us against 8 for assign
+    # In place, a deep copy: 1 us against 8 for assign. copy_ records no autograd history
+    # (tested: the copy stays a leaf and its source gets no gradient), so no no_grad() needed.
+    for _, src_tensor, dst_tensor in pairs:
+        dst_tensor.copy_(src_tensor, True)
 
 
 def sync_by_name(src: nn.Layer, dst: nn.Layer) -> List[str]:

@@ -15,18 +15,17 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-import numpy as np
 import yaml
 
 from . import runtime
 from .config import Settings, load_conf_module, settings_to_dict
 from .datasets import BatchSampler, load_dataset
+from .noise import NoiseStream, fixed_noise
 from .plugins.base import TrainState
 from .plugins.registry import build_plugins
 
 log = logging.getLogger("paddle_gan")
 
-NOISE_STREAM, FIXED_NOISE_STREAM = 1, 2  # SeedSequence keys: [seed, stream]
 FIXED_NOISE_IMAGES, FIXED_NOISE_POINTS = 64, 1024  # an 8x8 grid; enough points for a histogram
 
 
@@ -45,11 +44,6 @@ def setup_logging(output_dir: Optional[Path]) -> None:
         logfile = logging.FileHandler(output_dir / "train.log")
         logfile.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
         log.addHandler(logfile)
-
-
-def fixed_noise(seed: int, count: int, noise_dim: int) -> np.ndarray:
-    rng = np.random.default_rng([seed, FIXED_NOISE_STREAM])
-    return rng.standard_normal((count, noise_dim), dtype=np.float32)
 
 
 def build_state(settings: Settings, output_dir: Path) -> TrainState:
@@ -76,7 +70,7 @@ def build_state(settings: Settings, output_dir: Path) -> TrainState:
         step=build_step(nets, scheduler, settings.execution),
         scheduler=scheduler,
         sampler=BatchSampler(len(dataset), settings.batch_size, settings.seed),
-        rng=np.random.default_rng([settings.seed, NOISE_STREAM]),
+        noise=NoiseStream(settings.seed, (settings.batch_size, nets.noise_dim)),
         is_writer=runtime.is_writer(),
     )
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import List
 
-import numpy as np
-
 from .plugins.base import Plugin, TrainState
 
 
@@ -20,7 +18,6 @@ def fire(plugins: List[Plugin], hook: str, state: TrainState) -> None:
 
 def train(state: TrainState, plugins: List[Plugin]) -> None:
     settings, nets = state.settings, state.nets
-    noise_shape = (settings.batch_size, nets.noise_dim)
     fire(plugins, "on_train_start", state)
     while state.pass_id < settings.num_passes:
         if state.iteration == 0:
@@ -29,7 +26,7 @@ def train(state: TrainState, plugins: List[Plugin]) -> None:
             fire(plugins, "on_pass_start", state)
         while state.iteration < settings.iters_per_pass:
             real = state.sampler.next_batch(state.dataset.samples)
-            noise = state.rng.standard_normal(noise_shape, dtype=np.float32)
+            noise = state.noise.next()
             result = state.step(real, noise)
             state.decision = result.pop("decision")
             state.losses = result

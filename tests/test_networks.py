@@ -51,6 +51,14 @@ def test_equal_after_sync_and_untouched_when_unshared(nets):
         assert np.array_equal(gen_before[name], value), name
 
 
+def test_sync_copies_values_not_autograd_links():
+    src, dst = nn.Linear(3, 2), nn.Linear(3, 2)
+    sync_by_name(src, dst)
+    dst(paddle.randn([4, 3])).sum().backward()
+    assert dst.weight.is_leaf and dst.weight.grad is not None
+    assert src.weight.grad is None and src.bias.grad is None
+
+
 def test_size_mismatch_names_the_parameter():
     class A(nn.Layer):
         def __init__(self, n):

@@ -47,7 +47,7 @@ class ResumeProbe(Plugin):
     def on_step_end(self, state):
         self.steps += 1
         EVENTS.append(("step", state.global_step, state.decision, tuple(state.losses.items()),
-                       repr(state.rng.bit_generator.state)))
+                       repr(state.noise.state_dict())))
         if state.global_step == self.kill_at:
             os.kill(os.getpid(), self.signal)
 

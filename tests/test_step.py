@@ -42,8 +42,7 @@ def run_iterations(execution, data, sets, iters, tmp_path, sgd=False):
     history = []
     for _ in range(iters):
         real = state.sampler.next_batch(state.dataset.samples)
-        noise = state.rng.standard_normal((settings.batch_size, state.nets.noise_dim),
-                                          dtype=np.float32)
+        noise = state.noise.next()
         result = state.step(real, noise)
         state.nets.sync_after(result["decision"])
         history.append(result)

@@ -25,7 +25,7 @@ class TrainState:
     step: Any  # paddle_gan.step.GanStep: callable (real, noise) -> dict of floats
     scheduler: Any
     sampler: Any  # paddle_gan.datasets.base.BatchSampler
-    rng: np.random.Generator  # draws the noise of every iteration
+    noise: Any  # paddle_gan.noise.NoiseStream: the noise of every iteration
     is_writer: bool = True  # rank 0: the only process that writes files
     pass_id: int = 0  # current pass, from 0
     iteration: int = 0  # iteration inside the pass, from 0

@@ -36,7 +36,7 @@ from .registry import register
 
 log = logging.getLogger("paddle_gan")
 
-FORMAT = "paddle_gan.train_state/1"
+FORMAT = "paddle_gan.train_state/2"  # 2: the noise stream saves its chunk start and use
 NETWORKS = ("gen_training", "dis_training", "generator")
 OPTIMIZERS = ("opt_g", "opt_d")
 # Resuming with another data source, data size or conf cannot continue the same run; any other
@@ -127,7 +127,7 @@ def collect(state: TrainState, plugins: List[Plugin], pass_end: bool = False,
         "scheduler": state.scheduler.state_dict(),
         "sampler": state.sampler.state_dict(),
         "rng": {
-            "noise": state.rng.bit_generator.state,
+            "noise": state.noise.state_dict(),
             "python": [py_version, list(py_internal), py_gauss],
             "numpy_global": [legacy[0], int(legacy[2]), int(legacy[3]), float(legacy[4])],
             "paddle": _paddle_rng_state(),
@@ -214,7 +214,7 @@ def restore(state: TrainState, plugins: List[Plugin], arrays: Dict[str, np.ndarr
         state.scheduler.load_state_dict(meta["scheduler"])
         state.sampler.load_state_dict(meta["sampler"])
         rng = meta["rng"]
-        state.rng.bit_generator.state = rng["noise"]
+        state.noise.load_state_dict(rng["noise"])
         version, internal, gauss = rng["python"]
         random.setstate((version, tuple(internal), gauss))
         kind, pos, has_gauss, cached = rng["numpy_global"]

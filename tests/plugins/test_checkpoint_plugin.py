@@ -33,7 +33,7 @@ def names(tmp_path):
 def step_once(state):
     """One more iteration exactly as the trainer does it."""
     real = state.sampler.next_batch(state.dataset.samples)
-    noise = state.rng.standard_normal((16, state.nets.noise_dim), dtype=np.float32)
+    noise = state.noise.next()
     decision = state.step(real, noise)["decision"]
     state.nets.sync_after(decision)
     return decision
