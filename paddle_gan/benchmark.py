@@ -13,7 +13,8 @@ are counted from the layer shapes (nominal v1 work: backward = 2x forward) and s
 short whole MNIST training run (its peak memory), the plain baseline (paddle_gan.benchmark_plain,
 environment as installed) and, when asked and torch is importable, paddle_gan.benchmark_torch.
 Pass-end hooks (sample pictures, checkpoints) run once a pass and are reported apart from the
-iteration.
+iteration. `--layers` times instead each convolution of the MNIST DCGAN alone, as Paddle's layer
+and as paddle_gan.fast_conv's, forward and forward+backward.
 
 Exit codes: 0 done; 1 a subprocess (plain baseline, torch, the short run) failed; 2 bad usage,
 config or missing data; 3 training diverged.
@@ -46,6 +47,10 @@ MATMUL_N = 2048
 # baseline runs without them.
 TRAINER_ENV = ("OMP_NUM_THREADS", "MKL_DEBUG_CPU_TYPE")
 MNIST_HINT = "MNIST_SOURCE=../shared/data/mnist bash data/get_mnist_data.sh"
+# --layers: the MNIST DCGAN's convolutions at v1's batch. At most 20 measured repetitions, as the
+# table then takes about a minute on 2 cores.
+LAYERS_CONF, LAYERS_SAMPLE, LAYERS_BATCH = "conf/gan_conf_image.py", (1, 28, 28), 128
+LAYERS_WARMUP, LAYERS_MAX_ITERS = 3, 20
 # Parts of an iteration, in the order they run. "forwards" is compute (the scheduler's four loss
 # forwards); "decision" is the scheduler's pick plus the finite checks and counter updates.
 PARTS = ("data", "forwards", "decision", "d_step", "g_step", "plugins", "sync")
@@ -75,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add = parser.add_argument
     add("--data", choices=("uniform", "mnist", "all"), default="all")
+    add("--layers", action="store_true",
+        help=f"instead: time each convolution of the MNIST DCGAN (batch {LAYERS_BATCH}), Paddle's "
+        f"against the fast form; {LAYERS_WARMUP} warm-up, --iters (at most {LAYERS_MAX_ITERS}) "
+        "measured")
     add("--iters", type=int, default=30, metavar="N", help="measured iterations (default 30)")
     add("--warmup", type=int, default=5, metavar="N", help="iterations not measured (default 5)")
     add("--plain_iters", type=int, default=20, metavar="N",
@@ -366,6 +375,106 @@ def measure_ours(settings, iters: int, warmup: int, check_iters: int, peak_gflop
     return result
 
 
+# --- convolution layers one at a time (--layers) -----------------------------------------------
+
+def conv_inputs(conf, sample_shape, batch: int) -> List[tuple]:
+    """(structural name, layer, input shape) of every Conv2D / Conv2DTranspose of a fresh G and D
+    from the conf module, in call order: pre-hooks record the shapes during one forward."""
+    import paddle
+    import paddle.nn as nn
+
+    found, handles = [], []
+    gen = conf.build_generator(tuple(sample_shape))
+    dis = conf.build_discriminator(tuple(sample_shape))
+    for prefix, net in (("gen", gen), ("dis", dis)):
+        for name, sub in net.named_sublayers():
+            if isinstance(sub, (nn.Conv2D, nn.Conv2DTranspose)):
+                def hook(layer, inputs, name=f"{prefix}.{name}"):
+                    found.append((name, layer, list(inputs[0].shape)))
+                handles.append(sub.register_forward_pre_hook(hook))
+    with paddle.no_grad():
+        dis(gen(paddle.randn([batch, int(conf.NOISE_DIM)])))
+    for handle in handles:
+        handle.remove()
+    return found
+
+
+def _median_ms(call, iters: int) -> float:
+    for _ in range(LAYERS_WARMUP):
+        call()
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def time_layer(layer, x, weights, iters: int) -> dict:
+    """Median ms of a forward (no graph) and of a forward + backward of (out * weights).sum()."""
+    import paddle
+
+    with paddle.no_grad():
+        forward = _median_ms(lambda: layer(x), iters)
+    return {"fwd": forward,
+            "fwd_bwd": _median_ms(lambda: (layer(x) * weights).sum().backward(), iters)}
+
+
+def measure_layers(batch: int, iters: int) -> List[dict]:
+    """Each DCGAN convolution timed as Paddle's layer, then switched to the fast form."""
+    import paddle
+
+    from . import fast_conv
+    from .config import load_conf_module
+
+    runtime.select_device(False, 0)  # the fast form is for the CPU
+    rows = []
+    for name, layer, shape in conv_inputs(load_conf_module(REPO_ROOT / LAYERS_CONF),
+                                          LAYERS_SAMPLE, batch):
+        x = paddle.randn(shape)
+        x.stop_gradient = False
+        with paddle.no_grad():
+            weights = paddle.randn(layer(x).shape)  # the same for both forms
+        plain = time_layer(layer, x, weights, iters)
+        fast_conv.use_fast_convolutions(layer)
+        fast = time_layer(layer, x, weights, iters)
+        rows.append({"layer": name, "input_shape": shape,
+                     "lowered": fast_conv.is_lowered(layer, shape), "paddle_ms": plain,
+                     "fast_ms": fast, "speedup": plain["fwd_bwd"] / fast["fwd_bwd"]})
+    return rows
+
+
+def format_layers(rows: List[dict], total: dict) -> str:
+    lines = [f"  {'layer':<13}{'input':<16}{'lowered':<9}{'Paddle fwd':>11}{'fast fwd':>10}"
+             f"{'Paddle f+b':>12}{'fast f+b':>10}{'speed-up':>10}"]
+    for r in rows + [total]:
+        shape = "x".join(map(str, r.get("input_shape", [])))
+        lowered = {True: "yes", False: "no"}.get(r.get("lowered"), "")
+        lines.append(f"  {r['layer']:<13}{shape:<16}{lowered:<9}{r['paddle_ms']['fwd']:>11.2f}"
+                     f"{r['fast_ms']['fwd']:>10.2f}{r['paddle_ms']['fwd_bwd']:>12.2f}"
+                     f"{r['fast_ms']['fwd_bwd']:>10.2f}{r['speedup']:>9.2f}x")
+    return "\n".join(lines)
+
+
+def benchmark_layers(args) -> dict:
+    iters = min(args.iters, LAYERS_MAX_ITERS)
+    report = {"machine": _machine(), "load_at_start": _load(), "batch_size": LAYERS_BATCH,
+              "iters": iters, "warmup": LAYERS_WARMUP}
+    print(f"convolutions of the MNIST DCGAN, batch {LAYERS_BATCH}, median ms of {iters} after "
+          f"{LAYERS_WARMUP} warm-up; load average {report['load_at_start']} on "
+          f"{report['machine']['cores']} cores ({report['machine']['cpu']})", flush=True)
+    rows = measure_layers(LAYERS_BATCH, iters)
+    total = {"layer": "total"}
+    for form in ("paddle_ms", "fast_ms"):
+        total[form] = {k: sum(r[form][k] for r in rows) for k in ("fwd", "fwd_bwd")}
+    total["speedup"] = total["paddle_ms"]["fwd_bwd"] / total["fast_ms"]["fwd_bwd"]
+    report.update(layers=rows, layers_total=total, load_after=_load())
+    print(format_layers(rows, total), flush=True)
+    print(f"  load average after: {report['load_after']} (figures are noisy on a shared machine)",
+          flush=True)
+    return report
+
+
 # --- subprocesses -------------------------------------------------------------------------------
 
 def run_child(cmd: List[str], env: dict, what: str) -> str:
@@ -581,7 +690,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from .step import Diverged
 
     try:
-        report = benchmark(args)
+        report = benchmark_layers(args) if args.layers else benchmark(args)
     except (ConfigError, DataError, runtime.DeviceError, SyncError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE

@@ -11,9 +11,9 @@ what is computed (up to float rounding):
 
 `use_fast_convolutions(network)` switches a network's Conv2D and Conv2DTranspose layers to the
 subclasses below, in place: parameters, names and state are untouched. Each call decides from
-the shapes alone (so a seeded run stays reproducible); what the lowering does not cover (groups,
-dilation, padding other than one int, channels-last, output_padding) runs Paddle's kernel. For
-the CPU only: on a GPU cuDNN's kernels are the fast path. Per-layer times:
+the shapes alone (`is_lowered`, so a seeded run stays reproducible); what the lowering does not
+cover (groups, dilation, padding other than one int, channels-last, output_padding) runs
+Paddle's kernel. For the CPU only: on a GPU cuDNN's kernels are the fast path. Per-layer times:
 `python tools/benchmark.py --layers`.
 """
 from __future__ import annotations
@@ -41,6 +41,27 @@ def _lowerable(layer) -> bool:
     )
 
 
+def _output_size(layer, h: int, w: int) -> tuple:
+    """A Conv2D's output map size for an h x w input."""
+    (kh, kw), (sh, sw), pad = layer._kernel_size, layer._stride, layer._padding
+    return (h + 2 * pad - kh) // sh + 1, (w + 2 * pad - kw) // sw + 1
+
+
+def is_lowered(layer, input_shape) -> bool:
+    """Whether the fast form runs `layer` on an NCHW input of this shape as one batch-wide matmul:
+    the layer is lowerable and a side of its per-sample multiply is thin - the weight's C*k*k
+    (Conv2D) or out*k*k (Conv2DTranspose), or the map's positions (a Conv2D's output, a
+    Conv2DTranspose's input). A Conv2DTranspose called with output_size is never lowered."""
+    if not _lowerable(layer):
+        return False
+    h, w = input_shape[2], input_shape[3]
+    if isinstance(layer, nn.Conv2DTranspose):
+        positions = h * w
+    else:
+        positions = math.prod(_output_size(layer, h, w))
+    return min(math.prod(layer.weight.shape[1:]), positions) < THIN
+
+
 def _add_channel_bias(x, bias):
     if bias is None:
         return x
@@ -54,12 +75,12 @@ class FastConv2D(nn.Conv2D):
     def forward(self, x):
         if not _lowerable(self):
             return super().forward(x)
-        n, _, h, w = x.shape
         (kh, kw), (sh, sw), pad = self._kernel_size, self._stride, self._padding
-        oh, ow = (h + 2 * pad - kh) // sh + 1, (w + 2 * pad - kw) // sw + 1
-        if min(math.prod(self.weight.shape[1:]), oh * ow) >= THIN:
+        if not is_lowered(self, x.shape):
             out = F.conv2d(x, self.weight, stride=self._stride, padding=pad)
             return _add_channel_bias(out, self.bias)
+        n, _, h, w = x.shape
+        oh, ow = _output_size(self, h, w)
         cols = F.unfold(x, [kh, kw], [sh, sw], pad)  # [n, C*k*k, positions]
         rows = cols.transpose([0, 2, 1]).reshape([n * oh * ow, -1])
         out = paddle.matmul(rows, self.weight.reshape([self._out_channels, -1]), transpose_y=True)
@@ -77,7 +98,7 @@ class FastConv2DTranspose(nn.Conv2DTranspose):
             return super().forward(x, output_size)
         n, c, h, w = x.shape
         (kh, kw), (sh, sw), pad = self._kernel_size, self._stride, self._padding
-        if min(math.prod(self.weight.shape[1:]), h * w) >= THIN:
+        if not is_lowered(self, x.shape):
             out = F.conv2d_transpose(x, self.weight, stride=self._stride, padding=pad)
             return _add_channel_bias(out, self.bias)
         oh, ow = (h - 1) * sh - 2 * pad + kh, (w - 1) * sw - 2 * pad + kw

@@ -1,5 +1,6 @@
 """tools/benchmark.py: a tiny uniform benchmark writes every figure, positive and finite, with parts
-that add up to the iteration; FLOPs are counted from the layer shapes; missing MNIST is exit 2.
+that add up to the iteration; FLOPs are counted from the layer shapes; --layers times every
+DCGAN convolution and says which the fast form lowers; missing MNIST is exit 2.
 No timing is asserted: the machine is shared."""
 import json
 import math
@@ -74,6 +75,21 @@ def test_flops_of_the_dcgan_count_transposed_convolutions_by_their_input():
     # D: conv 1->64 k4 to 14x14; 64->128 k4 to 7x7; 128->256 k5 to 3x3; fc 2304 -> 2.
     dis = 2 * (64 * 16 * 196 + 64 * 128 * 16 * 49 + 128 * 256 * 25 * 9 + 2304 * 2)
     assert per_sample == {"gen": gen, "dis": dis}
+
+
+def test_layers_times_every_dcgan_convolution_in_both_forms(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(benchmark, "LAYERS_BATCH", 4)  # the lowering rule does not see the batch
+    out = tmp_path / "layers.json"
+    assert benchmark.main(["--layers", "--iters", "2", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert len(report["layers"]) == 6
+    lowered = {row["layer"]: row["lowered"] for row in report["layers"]}
+    assert lowered == {"gen.deconv1": True, "gen.deconv2": False, "gen.deconv3": True,
+                       "dis.conv1": True, "dis.conv2": False, "dis.conv3": True}
+    for path, value in numbers({"layers": report["layers"], "total": report["layers_total"]}):
+        assert math.isfinite(value) and value > 0, f"{path} = {value}"
+    table = capsys.readouterr().out
+    assert "gen.deconv1" in table and "total" in table and "load average" in table
 
 
 def test_missing_mnist_is_exit_2_naming_the_script(tmp_path, capsys):
