@@ -42,6 +42,7 @@ from .config import REPO_ROOT, ConfigError, resolve_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
 DATA_SETS = ("uniform", "mnist")
+DEFAULT_ITERS = {"uniform": 1000, "mnist": 30}
 MATMUL_N = 2048
 # The environment a Paddle user has out of the box: our trainer sets these, so the plain
 # baseline runs without them.
@@ -84,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"instead: time each convolution of the MNIST DCGAN (batch {LAYERS_BATCH}), Paddle's "
         f"against the fast form; {LAYERS_WARMUP} warm-up, --iters (at most {LAYERS_MAX_ITERS}) "
         "measured")
-    add("--iters", type=int, default=30, metavar="N", help="measured iterations (default 30)")
+    add("--iters", type=int, metavar="N",
+        help="measured iterations (default: 1000 for uniform, whose overhead comes in bursts, "
+        "30 for mnist)")
     add("--warmup", type=int, default=5, metavar="N", help="iterations not measured (default 5)")
     add("--plain_iters", type=int, default=20, metavar="N",
         help="measured iterations of the plain baseline and of torch (default 20)")
@@ -457,7 +460,7 @@ def format_layers(rows: List[dict], total: dict) -> str:
 
 
 def benchmark_layers(args) -> dict:
-    iters = min(args.iters, LAYERS_MAX_ITERS)
+    iters = min(args.iters or LAYERS_MAX_ITERS, LAYERS_MAX_ITERS)
     report = {"machine": _machine(), "load_at_start": _load(), "batch_size": LAYERS_BATCH,
               "iters": iters, "warmup": LAYERS_WARMUP}
     print(f"convolutions of the MNIST DCGAN, batch {LAYERS_BATCH}, median ms of {iters} after "
@@ -639,7 +642,8 @@ def benchmark(args) -> dict:
         print("torch is not installed: --compare torch skipped", flush=True)
         want_torch = False
 
-    report = {"machine": _machine(), "load_at_start": _load(), "iters": args.iters,
+    iters = {name: args.iters or DEFAULT_ITERS[name] for name in all_settings}
+    report = {"machine": _machine(), "load_at_start": _load(), "iters": iters,
               "warmup": args.warmup, "plain_iters": args.plain_iters}
     peak = matmul_peak_gflops()
     report["matmul_peak_gflops"] = peak
@@ -649,7 +653,7 @@ def benchmark(args) -> dict:
     report["results"] = {}
     for name, settings in all_settings.items():
         print(f"{name}: timing our trainer...", flush=True)
-        r = measure_ours(settings, args.iters, args.warmup, args.check_iters, peak)
+        r = measure_ours(settings, iters[name], args.warmup, args.check_iters, peak)
         r["batch_size"] = settings.batch_size
         if name == "mnist" and args.run_iters > 0:
             print(f"{name}: a short whole run for its peak memory...", flush=True)
@@ -675,7 +679,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     runtime.configure_cpu_environment()  # before paddle is imported: measure what the trainer does
     args = build_parser().parse_args(argv)
     for flag in ("iters", "plain_iters"):
-        if getattr(args, flag) < 1:
+        if (getattr(args, flag) or 1) < 1:
             print(f"error: --{flag} must be at least 1", file=sys.stderr)
             return EXIT_USAGE
     if min(args.warmup, args.run_iters, args.check_iters) < 0:
