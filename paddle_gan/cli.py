@@ -23,7 +23,8 @@ EPILOG = """\
 Flags override the YAML run config, which overrides the conf module's defaults. Other settings
 by their dotted names with --set: optimizer.learning_rate|beta1|beta2, scheduler.name
 (loss_based|alternate), scheduler.max_strike|d_steps|g_steps, data_size, data_dir,
-execution (fast|plain), plugins (e.g. '[console,samples]'), plugin_options.<plugin>.<option>.
+execution (fast, the default | plain: the literal v1 step with Paddle's own layers,
+for debugging), plugins (e.g. '[console,samples]'), plugin_options.<plugin>.<option>.
 Plugins: console, samples, visualdl, metrics, checkpoint (options: README).
 
 Exit codes: 0 done, 2 bad usage/config/data/checkpoint/device, 3 diverged (NaN/Inf),
