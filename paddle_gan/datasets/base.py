@@ -77,7 +77,7 @@ class BatchSampler:
     def next_batch(self, samples: np.ndarray) -> np.ndarray:
         """samples[next_indices()]. A small data set is copied in shuffled order once per
         shuffle, so its batches are contiguous slices rather than rows gathered from all over
-        memory (for the 1M-point uniform source: ~3 us instead of ~50 us in the loop)."""
+        memory (for the 1M-point uniform source: 5 us instead of 30 us in the training loop)."""
         indices = self.next_indices()
         if samples.nbytes > SHUFFLED_COPY_MAX_BYTES:
             return samples[indices]
