@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import importlib.util
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, get_args, get_origin, get_type_hints
@@ -188,13 +190,43 @@ def parse_set(item: str) -> dict:
     return value
 
 
+CONF_INTERFACE = ("build_generator", "build_discriminator", "NOISE_DIM")
+
+
+def conf_error(path, err: Exception) -> ConfigError:
+    """One line for an exception raised by a conf module's own code: what, and where in it."""
+    if isinstance(err, ConfigError):
+        return err
+    line = err.lineno if isinstance(err, SyntaxError) else next(
+        (frame.lineno for frame in reversed(traceback.extract_tb(err.__traceback__))
+         if Path(frame.filename) == Path(path)), None)
+    where = f", line {line}" if line else ""
+    message = err.msg if isinstance(err, SyntaxError) else err
+    return ConfigError(f"conf module {path}{where}: {type(err).__name__}: {message}")
+
+
 def load_conf_module(path: Path):
-    """Import a conf module from its file path (it is the user's own Python, so it runs)."""
-    if not Path(path).is_file():
+    """Import a conf module from its file path (it is the user's own Python, so it runs). The
+    same unchanged file is imported once per process: the settings read its DEFAULTS, the run
+    builds its networks."""
+    path = Path(path)
+    if not path.is_file():
         raise ConfigError(f"conf module {path} does not exist")
-    spec = importlib.util.spec_from_file_location(f"paddle_gan_conf_{Path(path).stem}", path)
+    return _import_conf(path.resolve(), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _import_conf(path: Path, mtime_ns: int):
+    spec = importlib.util.spec_from_file_location(f"paddle_gan_conf_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:  # the user's code: any error, reported as one line
+        raise conf_error(path, err) from err
+    missing = [name for name in CONF_INTERFACE if not hasattr(module, name)]
+    if missing:
+        raise ConfigError(f"conf module {path} does not define {', '.join(missing)} "
+                          f"(a conf module defines {', '.join(CONF_INTERFACE)})")
     return module
 
 

@@ -15,6 +15,8 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
+from .config import conf_error
+
 
 class SyncError(Exception):
     """Two networks hold a parameter of the same name but different shapes."""
@@ -156,9 +158,16 @@ class Networks:
 def build_networks(conf, sample_shape: tuple, optimizer_settings) -> Networks:
     """Three networks from one conf module, each with its own parameters, synced once."""
     shape = tuple(sample_shape)
-    gen_training = GeneratorTraining(conf.build_generator(shape), conf.build_discriminator(shape))
-    dis_training = DiscriminatorTraining(conf.build_discriminator(shape))
-    generator = Generator(conf.build_generator(shape))
+
+    def build(name):  # the conf module's own code: its errors are one ConfigError line
+        try:
+            return getattr(conf, name)(shape)
+        except Exception as err:
+            raise conf_error(conf.__file__, err) from err
+
+    gen_training = GeneratorTraining(build("build_generator"), build("build_discriminator"))
+    dis_training = DiscriminatorTraining(build("build_discriminator"))
+    generator = Generator(build("build_generator"))
     _freeze(gen_training.dis)
     _freeze(generator)
     generator.eval()

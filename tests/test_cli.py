@@ -45,6 +45,15 @@ def test_use_gpu_on_a_cpu_build_is_exit_2_saying_what_to_install(tmp_path):
     assert len(lines) == 1 and "no CUDA" in lines[0] and "paddlepaddle-gpu" in lines[0]
 
 
+def test_broken_conf_module_is_exit_2_with_one_line(tmp_path):
+    (tmp_path / "conf.py").write_text("NOISE_DIM = 10\ndef build_generator(:\n")
+    result = run_tool("-d", "uniform", "--set", f"conf={tmp_path / 'conf.py'}",
+                      "--output_dir", str(tmp_path / "run"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "conf.py, line 2: SyntaxError" in lines[0]
+
+
 def test_bad_flag_value_is_exit_2(tmp_path):
     assert run_tool("-d", "uniform", "--batch_size", "0").returncode == 2
     assert run_tool("-d", "uniform", "--num_passes", "many").returncode == 2

@@ -78,3 +78,49 @@ def test_yaml_must_be_a_mapping(tmp_path):
 def test_bad_set_syntax():
     with pytest.raises(ConfigError, match="--set takes key=value"):
         resolve(sets=["batch_size"])
+
+
+CONF_OK = (
+    "NOISE_DIM = 3\n"
+    "import paddle.nn as nn\n"
+    "def build_generator(shape):\n"
+    "    return nn.Linear(3, shape[0])\n"
+    "def build_discriminator(shape):\n"
+    "    return nn.Linear(shape[0], 2)\n"
+)
+
+
+@pytest.mark.parametrize("source, message", [
+    ("NOISE_DIM = 3\ndef build_generator(:\n", r"bad\.py, line 2: SyntaxError: invalid syntax$"),
+    ("import os\nraise RuntimeError('boom')\n", r"bad\.py, line 2: RuntimeError: boom$"),
+    ("NOISE_DIM = 3\n", r"does not define build_generator, build_discriminator \("),
+])
+def test_a_broken_conf_module_is_one_config_error(tmp_path, source, message):
+    from paddle_gan.config import load_conf_module
+    (tmp_path / "bad.py").write_text(source)
+    with pytest.raises(ConfigError, match=message):
+        load_conf_module(tmp_path / "bad.py")
+
+
+def test_an_error_in_a_conf_builder_names_its_line(tmp_path):
+    from paddle_gan.config import OptimizerSettings, load_conf_module
+    from paddle_gan.networks import build_networks
+    (tmp_path / "c.py").write_text(CONF_OK.replace("return nn.Linear(3, shape[0])", "1 / 0"))
+    conf = load_conf_module(tmp_path / "c.py")
+    with pytest.raises(ConfigError, match=r"c\.py, line 4: ZeroDivisionError: division by zero"):
+        build_networks(conf, (2,), OptimizerSettings())
+
+
+def test_a_conf_module_runs_once_until_its_file_changes(tmp_path):
+    import os
+
+    from paddle_gan.config import load_conf_module
+    path = tmp_path / "c.py"
+    path.write_text(CONF_OK)
+    first = load_conf_module(path)
+    assert load_conf_module(path) is first
+    path.write_text(CONF_OK.replace("NOISE_DIM = 3", "NOISE_DIM = 4"))
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    changed = load_conf_module(path)
+    assert changed is not first and changed.NOISE_DIM == 4
