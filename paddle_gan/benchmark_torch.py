@@ -1,6 +1,7 @@
 """The optional PyTorch comparison of tools/benchmark.py (`--compare torch`): the same networks
-(layer shapes of conf/gan_conf.py and conf/gan_conf_image.py, rebuilt in torch) and the same v1
-schedule, written the ordinary PyTorch way, timed per iteration.
+(layers, initialisations and batch-statistics batch norms of conf/gan_conf.py and
+conf/gan_conf_image.py, rebuilt in torch) and the same v1 schedule, written the ordinary PyTorch
+way, timed per iteration.
 
 Run by the benchmark as `python -m paddle_gan.benchmark_torch ...` in a subprocess with the
 trainer's CPU environment, only when torch is importable; it never imports paddle. Batches come
@@ -28,40 +29,57 @@ def filter_and_padding(big: int, small: int):
 
 
 def build(torch, data: str, shape):
+    """(make_generator, make_discriminator, noise size) with the conf's layers and initialisations
+    (these decide the losses, hence the v1 schedule's mix of D and G steps). The batch norms keep
+    no running statistics, so like the confs' (v1's use_global_stats=False) they normalise every
+    batch with its own statistics, in the training steps and the forward-only loss passes alike."""
     nn = torch.nn
+    bias = 1.0 if data == "uniform" else 0.0  # gan_conf.py starts biases at 1, the image conf at 0
+
+    def init(layer, std, mean=0.0):
+        nn.init.normal_(layer.weight, mean, std)
+        nn.init.constant_(layer.bias, bias)
+        return layer
+
+    def bn(dim, kind=nn.BatchNorm2d):
+        return init(kind(dim, track_running_stats=False), 0.02, mean=1.0)
+
     if data == "uniform":
+        def fc(inp, out):  # v1's default fc init: N(0, 1/sqrt(fan_in))
+            return init(nn.Linear(inp, out), inp ** -0.5)
+
         def mlp(inp, out):
-            return nn.Sequential(nn.Linear(inp, HIDDEN_2D), nn.ReLU(),
-                                 nn.Linear(HIDDEN_2D, HIDDEN_2D), nn.BatchNorm1d(HIDDEN_2D),
-                                 nn.ReLU(), nn.Linear(HIDDEN_2D, out))
+            return nn.Sequential(fc(inp, HIDDEN_2D), nn.ReLU(), fc(HIDDEN_2D, HIDDEN_2D),
+                                 bn(HIDDEN_2D, nn.BatchNorm1d), nn.ReLU(), fc(HIDDEN_2D, out))
         return (lambda: mlp(NOISE_2D, shape[0])), (lambda: mlp(shape[0], 2)), NOISE_2D
     channels, size = shape[0], shape[1]
     s2, s4, s8 = int(size / 2), int(size / 4), int(size / 8)
 
     def conv(cin, cout, big, small):
         k, p = filter_and_padding(big, small)
-        return nn.Conv2d(cin, cout, k, 2, p)
+        return init(nn.Conv2d(cin, cout, k, 2, p), 0.02)
 
     def deconv(cin, cout, small, big):
         k, p = filter_and_padding(big, small)
-        return nn.ConvTranspose2d(cin, cout, k, 2, p)
+        return init(nn.ConvTranspose2d(cin, cout, k, 2, p), 0.02)
 
     def gen():
         f = FILTERS
         return nn.Sequential(
-            nn.Linear(NOISE_IMAGE, s8 * s8 * f * 4), nn.Unflatten(1, (f * 4, s8, s8)),
-            nn.BatchNorm2d(f * 4), nn.ReLU(),
-            deconv(f * 4, f * 2, s8, s4), nn.BatchNorm2d(f * 2), nn.ReLU(),
-            deconv(f * 2, f, s4, s2), nn.BatchNorm2d(f), nn.ReLU(),
+            # v1 normalises the fc output per feature, before it is seen as an image.
+            init(nn.Linear(NOISE_IMAGE, s8 * s8 * f * 4), 0.02),
+            bn(s8 * s8 * f * 4, nn.BatchNorm1d), nn.ReLU(), nn.Unflatten(1, (f * 4, s8, s8)),
+            deconv(f * 4, f * 2, s8, s4), bn(f * 2), nn.ReLU(),
+            deconv(f * 2, f, s4, s2), bn(f), nn.ReLU(),
             deconv(f, channels, s2, size), nn.Tanh())
 
     def dis():
         f = FILTERS
         return nn.Sequential(
             conv(channels, f, size, s2), nn.ReLU(),
-            conv(f, f * 2, s2, s4), nn.BatchNorm2d(f * 2), nn.ReLU(),
-            conv(f * 2, f * 4, s4, s8), nn.BatchNorm2d(f * 4), nn.ReLU(),
-            nn.Flatten(), nn.Linear(s8 * s8 * f * 4, 2))
+            conv(f, f * 2, s2, s4), bn(f * 2), nn.ReLU(),
+            conv(f * 2, f * 4, s4, s8), bn(f * 4), nn.ReLU(),
+            nn.Flatten(), init(nn.Linear(s8 * s8 * f * 4, 2), 0.02))
 
     return gen, dis, NOISE_IMAGE
 
@@ -108,10 +126,7 @@ def main(argv=None) -> int:
         position += batch
         noise = torch.randn(batch, noise_dim)
         t1 = time.perf_counter()
-        gen_copy.eval()
-        dis.eval()
-        dis_copy.eval()
-        gen.eval()
+        # No eval()/train() toggles: without running statistics both modes compute the same.
         with torch.no_grad():
             fake = gen_copy(noise)
             d_loss = (F.cross_entropy(dis(real), ones).item()
@@ -120,14 +135,11 @@ def main(argv=None) -> int:
         t2 = time.perf_counter()
         current, strike = v1_pick(current, strike, d_loss, g_loss)
         if current == "dis":
-            dis.train()
             update(dis(fake), zeros, opt_d)
             update(dis(real), ones, opt_d)
             t3 = time.perf_counter()
             dis_copy.load_state_dict(dis.state_dict())
         else:
-            gen.train()
-            dis_copy.train()
             update(dis_copy(gen(noise)), ones, opt_g)
             t3 = time.perf_counter()
             gen_copy.load_state_dict(gen.state_dict())

@@ -20,7 +20,7 @@ from typing import Optional, Union
 
 from .checkpoint_io import CheckpointError
 from .config import Settings
-from .generate import load_generator, sample_noise
+from .generate import Loaded, sample_noise
 from .metrics.classifier import ExtractorError, LeNet, file_sha256, load_classifier
 from .metrics.image import ReferenceStats, evaluate_images, reference_stats
 from .metrics.two_d import DISTRIBUTIONS, evaluate_2d, true_distribution
@@ -147,11 +147,11 @@ def build_evaluator(data: str, data_dir: PathLike = "", classifier: Optional[Pat
                      reference=mnist_reference(model, data_dir, reference_cache))
 
 
-def evaluate_checkpoint(path: PathLike, n_samples: Optional[int] = None, seed: int = 0,
+def evaluate_checkpoint(loaded: Loaded, n_samples: Optional[int] = None, seed: int = 0,
                         classifier: Optional[PathLike] = None, data_dir: Optional[PathLike] = None,
                         reference_cache: PathLike = DEFAULT_CACHE) -> dict:
-    """The metrics of a checkpoint's generator; the data comes from its saved settings."""
-    loaded = load_generator(path)
+    """The metrics of a loaded checkpoint's generator; the data comes from its saved settings."""
+    path = loaded.path
     try:
         data, at = loaded.meta["settings"]["data"], loaded.meta["saved_at"]
         pass_id, global_step = at["pass_id"], at["global_step"]

@@ -1,6 +1,7 @@
 """Samples from a checkpoint: the inference generator rebuilt from its conf module and weights.
 
-Used by tools/generate.py and tools/export.py. A source is a checkpoint folder, a checkpoints
+Used by tools/generate.py, export.py and evaluate.py, which all start with `open_checkpoint` and
+turn its `OPEN_ERRORS` into their exit-2 line. A source is a checkpoint folder, a checkpoints
 folder or a run's output dir (then the newest valid checkpoint, or with `pass_id` the one saved
 at the end of that pass). With the run's fixed noise the picture is made exactly as the `samples`
 plugin made it (same `networks.generate`, same `render.save_samples`, same title), so the
@@ -21,7 +22,12 @@ from .checkpoint_io import (
     list_checkpoints,
     load_checkpoint,
 )
-from .config import Settings, load_conf_module
+from .config import ConfigError, Settings, load_conf_module
+from .runtime import DeviceError, select_device
+
+# What open_checkpoint raises for a source, checkpoint or device that cannot be used; the message
+# is one line for the user, so the tools print it as "error: ..." and exit 2.
+OPEN_ERRORS = (CheckpointError, ConfigError, DeviceError)
 
 
 @dataclass
@@ -92,6 +98,16 @@ def load_generator(path) -> Loaded:
     generator.eval()
     loaded.generator = generator
     return loaded
+
+
+def open_checkpoint(source, pass_id: Optional[int] = None,
+                    use_gpu: Optional[bool] = None) -> Loaded:
+    """The tools' common start: select the device (`use_gpu` as in `runtime.select_device`), find
+    the checkpoint `source` names and load its generator. Raises one of `OPEN_ERRORS`."""
+    select_device(use_gpu, 0)
+    # an unusable newer checkpoint is skipped; the person running the tool should hear of it
+    path = find_checkpoint(source, pass_id, warn=lambda message: print(f"warning: {message}"))
+    return load_generator(path)
 
 
 def sample_noise(num: int, seed: int, noise_dim: int) -> np.ndarray:

@@ -47,8 +47,6 @@ def main(argv=None) -> int:
     runtime.configure_cpu_environment()
     args = build_parser().parse_args(argv)
     runtime.import_paddle()
-    from paddle_gan.checkpoint_io import CheckpointError
-    from paddle_gan.config import ConfigError
     from paddle_gan.datasets.base import DataError
     from paddle_gan.evaluate import (
         DEFAULT_CACHE,
@@ -57,7 +55,7 @@ def main(argv=None) -> int:
         evaluate_checkpoint,
         table,
     )
-    from paddle_gan.generate import find_checkpoint
+    from paddle_gan.generate import OPEN_ERRORS, open_checkpoint
     from paddle_gan.metrics.classifier import ExtractorError
     from paddle_gan.run import setup_logging
 
@@ -66,12 +64,10 @@ def main(argv=None) -> int:
         return 2
     setup_logging(None)  # the terminal hears when reference statistics are computed
     try:
-        runtime.select_device(None if args.use_gpu is None else bool(args.use_gpu), 0)
-        path = find_checkpoint(args.source, args.pass_id, warn=lambda m: print(f"warning: {m}"))
-        result = evaluate_checkpoint(path, args.num, args.seed, args.classifier, args.data_dir,
+        loaded = open_checkpoint(args.source, args.pass_id, args.use_gpu)
+        result = evaluate_checkpoint(loaded, args.num, args.seed, args.classifier, args.data_dir,
                                      args.reference_cache or DEFAULT_CACHE)
-    except (CheckpointError, ConfigError, DataError, ExtractorError, MetricsUnavailable,
-            runtime.DeviceError) as err:
+    except (*OPEN_ERRORS, DataError, ExtractorError, MetricsUnavailable) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(table(result))

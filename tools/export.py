@@ -35,24 +35,22 @@ def main(argv=None) -> int:
     os.environ.setdefault("GLOG_minloglevel", "2")  # Paddle's executor chatter on jit.load
     args = build_parser().parse_args(argv)
     runtime.import_paddle()
-    from paddle_gan.checkpoint_io import CheckpointError
-    from paddle_gan.config import ConfigError
     from paddle_gan.export import ExportError, export_generator
-    from paddle_gan.generate import find_checkpoint, load_generator
+    from paddle_gan.generate import OPEN_ERRORS, open_checkpoint
 
     try:
-        runtime.select_device(False, 0)  # an inference model is device-independent; check on CPU
-        path = find_checkpoint(args.source, warn=lambda m: print(f"warning: {m}"))
-        info = export_generator(load_generator(path), args.out)
-    except (CheckpointError, ConfigError) as err:
+        # an inference model is device-independent; check it on the CPU
+        loaded = open_checkpoint(args.source, use_gpu=False)
+        info = export_generator(loaded, args.out)
+    except OPEN_ERRORS as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except ExportError as err:
         print(f"error: export check failed: {err}", file=sys.stderr)
         return 1
-    print(f"exported the generator of {path} to {args.out}: noise {info['input']['shape']} -> "
-          f"{info['output']['shape']}; reloaded and checked, max abs diff "
-          f"{info['check']['max_abs_diff']:.2g}")
+    print(f"exported the generator of {loaded.path} to {args.out}: noise "
+          f"{info['input']['shape']} -> {info['output']['shape']}; reloaded and checked, max abs "
+          f"diff {info['check']['max_abs_diff']:.2g}")
     return 0
 
 

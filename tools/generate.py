@@ -41,11 +41,9 @@ def main(argv=None) -> int:
     runtime.configure_cpu_environment()
     args = build_parser().parse_args(argv)
     runtime.import_paddle()
-    from paddle_gan.checkpoint_io import CheckpointError
-    from paddle_gan.config import ConfigError
     from paddle_gan.generate import (
-        find_checkpoint,
-        load_generator,
+        OPEN_ERRORS,
+        open_checkpoint,
         regenerate_pass_picture,
         sample_noise,
         write_samples,
@@ -55,9 +53,7 @@ def main(argv=None) -> int:
         print(f"error: --num must be at least 1, got {args.num}", file=sys.stderr)
         return 2
     try:
-        runtime.select_device(None if args.use_gpu is None else bool(args.use_gpu), 0)
-        path = find_checkpoint(args.source, args.pass_id, warn=lambda m: print(f"warning: {m}"))
-        loaded = load_generator(path)
+        loaded = open_checkpoint(args.source, args.pass_id, args.use_gpu)
         if args.pass_id is not None or args.fixed_noise:
             out = args.out or os.path.join(
                 "generated", f"pass-{loaded.meta['saved_at']['pass_id']:04d}")
@@ -66,10 +62,10 @@ def main(argv=None) -> int:
             noise = sample_noise(args.num, args.seed, loaded.noise_dim)
             png, npy = write_samples(loaded, noise, args.out or "generated/samples",
                                      title=f"{args.num} samples, seed {args.seed}")
-    except (CheckpointError, ConfigError, runtime.DeviceError) as err:
+    except OPEN_ERRORS as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"from {path}: {png} and {npy}")
+    print(f"from {loaded.path}: {png} and {npy}")
     return 0
 
 
