@@ -14,7 +14,6 @@ import contextlib
 import json
 import logging
 import math
-import zipfile
 from pathlib import Path
 from typing import Optional, Union
 
@@ -74,13 +73,8 @@ def load_extractor(path: Optional[PathLike] = None,
             raise ExtractorError(f"{path} has SHA-256 {sha}, but the pinned extractor is "
                                  f"{expected_sha256}; restore the file (git checkout) or pass "
                                  "your own classifier explicitly")
-    try:
-        with paddle_rng_untouched():
-            return load_classifier(path)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
-        # a file that matches its sidecar but is no classifier (e.g. written by another tool)
-        raise ExtractorError(f"{path}: not a readable classifier ({type(err).__name__}: "
-                             f"{err})") from None
+    with paddle_rng_untouched():
+        return load_classifier(path)  # a damaged or foreign file is its ExtractorError too
 
 
 def reference_cache_path(cache_dir: PathLike, extractor_sha256: str) -> Path:

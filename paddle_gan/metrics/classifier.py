@@ -4,12 +4,15 @@ This file owns the network (two conv-pool stages and a hidden layer whose activa
 features, then the logits), the batched NumPy feature/probability extraction the image metrics
 use, and saving/loading it as a plain .npz of arrays (architecture included) with a JSON sidecar
 recording the file's SHA-256. Loading never unpickles and refuses a file whose hash does not
-match its sidecar, so the hash recorded with reference statistics names exactly one extractor.
+match its sidecar, so the hash recorded with reference statistics names exactly one extractor;
+a file that matches but is damaged or no classifier is refused too, with an ExtractorError.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Optional, Tuple, Union
 
@@ -99,25 +102,60 @@ def save_classifier(model: LeNet, path: PathLike, extra: Optional[dict] = None) 
     return sha
 
 
+def _unreadable(path: Path, what: str, err: Exception) -> ExtractorError:
+    return ExtractorError(" ".join(f"{path}: not a readable {what} ({type(err).__name__}: "
+                                   f"{err})".split()))
+
+
+def _read_arrays(path: Path) -> dict:
+    """The arrays in a classifier file. A sidecar that matches only says the file is the one that
+    was recorded, not that it is intact: a damaged or foreign file is refused here, by name."""
+    try:
+        # a .npy or a pickle is no zip; np.load would return something other than an archive
+        if not zipfile.is_zipfile(path):
+            raise ValueError("not an npz (zip) archive")
+        # allow_pickle=False: an object array raises instead of unpickling (running) its payload
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    # EOFError: an empty member; zlib.error: a damaged member of a compressed archive
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as err:
+        raise _unreadable(path, "classifier", err) from None
+
+
 def load_classifier(path: PathLike) -> LeNet:
-    """The classifier in `path`, in eval mode, with `.sha256` set; refuses altered files."""
+    """The classifier in `path`, in eval mode, with `.sha256` set; refuses altered files.
+
+    Every way the file or its sidecar can be wrong is an ExtractorError naming the file."""
     path, sidecar = Path(path), sidecar_path(path)
     if not path.is_file() or not sidecar.is_file():
         raise ExtractorError(
             f"classifier {path} or its sidecar {sidecar} is missing; "
             "train one with `python tools/train_classifier.py`"
         )
-    recorded = json.loads(sidecar.read_text()).get("sha256")
-    sha = file_sha256(path)
+    try:
+        recorded = json.loads(sidecar.read_text())["sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as err:  # TypeError: JSON but no object
+        raise _unreadable(sidecar, "classifier sidecar", err) from None
+    try:
+        sha = file_sha256(path)
+    except OSError as err:
+        raise _unreadable(path, "classifier", err) from None
     if sha != recorded:
         raise ExtractorError(f"{path} has SHA-256 {sha} but {sidecar} records {recorded}")
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {name: data[name] for name in data.files}
-    c1, c2, hidden = (int(v) for v in arrays.pop("arch"))
-    model = LeNet((c1, c2), hidden)
-    expected = set(model.state_dict())
-    if set(arrays) != expected:
+    arrays = _read_arrays(path)
+    arch = arrays.pop("arch", None)
+    if arch is None or arch.shape != (3,) or arch.dtype.kind not in "iu" or arch.min() < 1:
+        raise ExtractorError(f"{path}: no architecture (an 'arch' array of 3 positive integers); "
+                             "not a classifier written by save_classifier")
+    model = LeNet((int(arch[0]), int(arch[1])), int(arch[2]))
+    expected = {name: list(value.shape) for name, value in model.state_dict().items()}
+    if set(arrays) != set(expected):
         raise ExtractorError(f"{path} holds {sorted(arrays)}, a LeNet needs {sorted(expected)}")
+    for name, value in arrays.items():
+        # set_state_dict would only warn and keep the random initial weights
+        if list(value.shape) != expected[name]:
+            raise ExtractorError(f"{path}: {name} has shape {list(value.shape)}, its "
+                                 f"architecture {arch.tolist()} needs {expected[name]}")
     model.set_state_dict({name: paddle.to_tensor(value) for name, value in arrays.items()})
     model.eval()
     model.sha256 = sha

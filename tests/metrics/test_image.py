@@ -14,6 +14,7 @@ from paddle_gan.metrics.classifier import (
     ExtractorError,
     LeNet,
     extract,
+    file_sha256,
     load_classifier,
     save_classifier,
 )
@@ -171,6 +172,53 @@ def test_saved_classifier_round_trips_and_tampering_is_refused(digits, trained, 
     tampered.with_suffix(".json").write_text(path.with_suffix(".json").read_text())
     with pytest.raises(ExtractorError, match="SHA-256"):
         load_classifier(tampered)
+
+
+def flip_middle_byte(data: bytes) -> bytes:
+    data = bytearray(data)
+    data[len(data) // 2] ^= 0xFF
+    return bytes(data)
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (flip_middle_byte, "not a readable classifier (BadZipFile: Bad CRC-32"),
+    (lambda data: data[: len(data) // 2], "not a readable classifier (ValueError: not an npz"),
+    (lambda data: b"", "not a readable classifier (ValueError: not an npz"),
+])
+def test_a_damaged_classifier_with_a_matching_sidecar_is_one_clear_error(tmp_path, damage,
+                                                                         problem):
+    saved = tmp_path / "saved.npz"
+    save_classifier(LeNet(channels=(2, 4), hidden=8), saved)
+    damaged = tmp_path / "damaged.npz"
+    damaged.write_bytes(damage(saved.read_bytes()))
+    # the sidecar agrees with the damaged bytes: only reading the file can tell
+    damaged.with_suffix(".json").write_text(json.dumps({"sha256": file_sha256(damaged)}))
+    with pytest.raises(ExtractorError) as caught:
+        load_classifier(damaged)
+    message = str(caught.value)
+    assert message.startswith(f"{damaged}: {problem}") and "\n" not in message
+
+
+def test_a_bad_sidecar_or_a_foreign_npz_is_one_clear_error(tmp_path):
+    path = tmp_path / "lenet.npz"
+    model = LeNet(channels=(2, 4), hidden=8)
+    save_classifier(model, path)
+    path.with_suffix(".json").write_text("[1, 2]")
+    with pytest.raises(ExtractorError, match="lenet.json: not a readable classifier sidecar"):
+        load_classifier(path)
+    arrays = {name: value.numpy() for name, value in model.state_dict().items()}
+    arrays["fc.weight"] = arrays["fc.weight"][:10]  # paddle would warn and keep random weights
+    foreign = {"no_arch": arrays,
+               "wrong_shape": {**arrays, "arch": np.array([2, 4, 8])}}
+    for name, content in foreign.items():
+        with open(tmp_path / f"{name}.npz", "wb") as f:
+            np.savez(f, **content)
+        sha = file_sha256(tmp_path / f"{name}.npz")
+        (tmp_path / f"{name}.json").write_text(json.dumps({"sha256": sha}))
+    with pytest.raises(ExtractorError, match="no architecture"):
+        load_classifier(tmp_path / "no_arch.npz")
+    with pytest.raises(ExtractorError, match=r"fc.weight has shape \[10, 8\]"):
+        load_classifier(tmp_path / "wrong_shape.npz")
 
 
 def test_reference_of_another_extractor_is_refused(digits, trained, tmp_path):

@@ -14,7 +14,7 @@ from paddle_gan import cli
 from paddle_gan.checkpoint_io import load_checkpoint
 from paddle_gan.config import Settings
 from paddle_gan.generate import find_checkpoint
-from paddle_gan.metrics.classifier import LeNet, save_classifier
+from paddle_gan.metrics.classifier import LeNet, file_sha256, save_classifier
 from paddle_gan.plugins.metrics import MetricsPlugin
 
 TWO_D_KEYS = {"inside", "coverage", "sliced_w1", "ks", "distribution", "n_samples", "seed", "grid",
@@ -220,3 +220,16 @@ def test_a_classifier_that_does_not_match_its_sidecar_stops_the_run(mnist_setup,
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
     assert err.startswith("error: metrics plugin:") and "SHA-256" in err
+
+
+def test_a_damaged_classifier_with_a_matching_sidecar_stops_the_run(mnist_setup, tmp_path,
+                                                                     capsys):
+    data_dir, classifier, options = mnist_setup
+    damaged = tmp_path / "damaged.npz"
+    damaged.write_bytes(classifier.read_bytes()[:-100])
+    damaged.with_suffix(".json").write_text(json.dumps({"sha256": file_sha256(damaged)}))
+    code = cli.main(image_args("mnist", data_dir, tmp_path / "run", "metrics", *options,
+                               "--set", f"plugin_options.metrics.classifier={damaged}"))
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err.startswith(f"error: metrics plugin: {damaged}: not a readable classifier")
