@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+import numpy as np
 import yaml
 
 from . import runtime
@@ -55,6 +56,7 @@ def build_state(settings: Settings, output_dir: Path) -> TrainState:
     from .step import build_step
 
     random.seed(settings.seed)
+    np.random.seed(settings.seed)  # nothing of ours draws from it; a conf module or plugin may
     paddle.seed(settings.seed)
     dataset = load_dataset(settings)
     conf = load_conf_module(settings.resolved_conf_path())
