@@ -69,15 +69,19 @@ def final_state(seed, out_dir):
     args = {"num_passes": 1, "iters_per_pass": 12, "batch_size": 32, "seed": seed,
             "output_dir": str(out_dir)}
     settings = resolve_settings(None, ["data_size=4096"], args, "uniform")
-    state = run(settings)
-    params = {k: v.numpy() for k, v in state.nets.gen_training.state_dict().items()}
-    return params, (out_dir / "samples/pass-0000.png").read_bytes()
+    run(settings)
+    # The whole checkpoint: every network, both optimisers, every random stream's state.
+    (checkpoint,) = (out_dir / "checkpoints").glob("*/arrays.npz")
+    with np.load(checkpoint) as arrays:
+        saved = {k: arrays[k] for k in arrays.files}
+    return saved, (out_dir / "samples/pass-0000.png").read_bytes()
 
 
 def test_same_seed_same_results_and_another_seed_differs(tmp_path):
     params_a, png_a = final_state(7, tmp_path / "a")
     params_b, png_b = final_state(7, tmp_path / "b")
     params_c, png_c = final_state(8, tmp_path / "c")
+    assert params_a.keys() == params_b.keys()
     assert all(np.array_equal(params_a[k], params_b[k]) for k in params_a)
     assert png_a == png_b
     assert not all(np.array_equal(params_a[k], params_c[k]) for k in params_a)
