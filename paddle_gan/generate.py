@@ -82,11 +82,11 @@ def find_checkpoint(source, pass_id: Optional[int] = None, warn=print) -> Path:
 def load_generator(path) -> Loaded:
     """Rebuild the inference generator of a checkpoint from its conf module and weights."""
     from .networks import Generator
-    from .plugins.checkpoint import FORMAT, load_tensors
+    from .plugins.checkpoint import FORMAT, READABLE_FORMATS, load_tensors
 
     path = Path(path)
     arrays, meta = load_checkpoint(path)
-    if meta.get("format") != FORMAT:
+    if meta.get("format") not in READABLE_FORMATS:
         raise CheckpointError(f"{path}: not a {FORMAT} checkpoint")
     try:
         loaded = Loaded(path, None, meta, arrays["fixed_noise"])

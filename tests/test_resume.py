@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from paddle_gan.checkpoint_io import list_checkpoints, load_checkpoint
+from paddle_gan.checkpoint_io import list_checkpoints, load_checkpoint, save_checkpoint
 from paddle_gan.cli import main
 from paddle_gan.plugins.base import Plugin
 from paddle_gan.plugins.registry import register
@@ -123,6 +123,31 @@ def test_sigterm_then_resume_is_bitwise_the_run_in_one_go(one_go, tmp_path, kill
     # ... and the same parameters, optimiser moments, scheduler, sampler, random states and
     # plugin state at the end.
     assert_same_train_state(newest(ref_dir), newest(tmp_path))
+
+
+def test_a_format_1_checkpoint_resumes_exactly(one_go, tmp_path):
+    """/1 saved the noise generator's state at the next draw, not a chunk start and position."""
+    ref_dir, ref_events = one_go
+    EVENTS.clear()
+    assert cli(tmp_path / "run", "--set", "plugin_options.resume_probe.kill_at=7") == 143
+    arrays, meta = load_checkpoint(newest(tmp_path / "run"))
+    noise = meta["rng"]["noise"]
+    rng = np.random.default_rng()
+    rng.bit_generator.state = noise["bit_generator"]
+    rng.standard_normal((noise["used"], 32, 10), dtype=np.float32)  # batch 32, noise 10
+    meta = {**meta, "format": "paddle_gan.train_state/1",
+            "rng": {**meta["rng"], "noise": rng.bit_generator.state}}
+    old = save_checkpoint(tmp_path / "old", "step-7", arrays, meta)
+    EVENTS.clear()
+    assert cli(tmp_path / "resumed", "--resume", str(old)) == 0
+
+    def losses(events):  # the noise generator's state is recorded in the /2 form; not compared
+        return [event[:4] for event in events if event[0] == "step"]
+    assert losses(EVENTS) == losses(ref_events)[7:]
+    arrays_ref, _ = load_checkpoint(newest(ref_dir))
+    arrays_resumed, _ = load_checkpoint(newest(tmp_path / "resumed"))
+    for key, value in arrays_ref.items():
+        assert value.tobytes() == arrays_resumed[key].tobytes(), key
 
 
 def test_sigint_saves_and_is_exit_130(tmp_path):

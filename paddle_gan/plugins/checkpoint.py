@@ -37,6 +37,9 @@ from .registry import register
 log = logging.getLogger("paddle_gan")
 
 FORMAT = "paddle_gan.train_state/2"  # 2: the noise stream saves its chunk start and use
+# Still read: /1 saved the noise generator's state at the next draw, which is /2's state with
+# none of its chunk used, so a /1 checkpoint resumes exactly.
+READABLE_FORMATS = ("paddle_gan.train_state/1", FORMAT)
 NETWORKS = ("gen_training", "dis_training", "generator")
 OPTIMIZERS = ("opt_g", "opt_d")
 # Resuming with another data source, data size or conf cannot continue the same run; any other
@@ -195,7 +198,7 @@ def _load_optimizer(optimizer, saved: Dict[str, np.ndarray], nets, where) -> Non
 def restore(state: TrainState, plugins: List[Plugin], arrays: Dict[str, np.ndarray],
             meta: dict, where) -> None:
     """Put a loaded checkpoint into a freshly built state and its plugins."""
-    if meta.get("format") != FORMAT:
+    if meta.get("format") not in READABLE_FORMATS:
         raise CheckpointError(f"{where}: not a {FORMAT} checkpoint")
     try:
         nets = state.nets
@@ -214,7 +217,9 @@ def restore(state: TrainState, plugins: List[Plugin], arrays: Dict[str, np.ndarr
         state.scheduler.load_state_dict(meta["scheduler"])
         state.sampler.load_state_dict(meta["sampler"])
         rng = meta["rng"]
-        state.noise.load_state_dict(rng["noise"])
+        noise = rng["noise"] if meta["format"] == FORMAT else {"bit_generator": rng["noise"],
+                                                                "used": 0}
+        state.noise.load_state_dict(noise)
         version, internal, gauss = rng["python"]
         random.setstate((version, tuple(internal), gauss))
         kind, pos, has_gauss, cached = rng["numpy_global"]
