@@ -47,19 +47,22 @@ def _output_size(layer, h: int, w: int) -> tuple:
     return (h + 2 * pad - kh) // sh + 1, (w + 2 * pad - kw) // sw + 1
 
 
+def _thin(layer, positions: int) -> bool:
+    """A side of the per-sample multiply is short: the weight's C*k*k (Conv2D) or out*k*k
+    (Conv2DTranspose), or the map's positions (a Conv2D's output, a Conv2DTranspose's input)."""
+    return min(math.prod(layer.weight.shape[1:]), positions) < THIN
+
+
 def is_lowered(layer, input_shape) -> bool:
-    """Whether the fast form runs `layer` on an NCHW input of this shape as one batch-wide matmul:
-    the layer is lowerable and a side of its per-sample multiply is thin - the weight's C*k*k
-    (Conv2D) or out*k*k (Conv2DTranspose), or the map's positions (a Conv2D's output, a
-    Conv2DTranspose's input). A Conv2DTranspose called with output_size is never lowered."""
+    """Whether the fast form runs `layer` on an NCHW input of this shape as one batch-wide
+    matmul: the layer is lowerable and its per-sample multiply is thin. A Conv2DTranspose
+    called with output_size is never lowered."""
     if not _lowerable(layer):
         return False
     h, w = input_shape[2], input_shape[3]
     if isinstance(layer, nn.Conv2DTranspose):
-        positions = h * w
-    else:
-        positions = math.prod(_output_size(layer, h, w))
-    return min(math.prod(layer.weight.shape[1:]), positions) < THIN
+        return _thin(layer, h * w)
+    return _thin(layer, math.prod(_output_size(layer, h, w)))
 
 
 def _add_channel_bias(x, bias):
@@ -76,11 +79,11 @@ class FastConv2D(nn.Conv2D):
         if not _lowerable(self):
             return super().forward(x)
         (kh, kw), (sh, sw), pad = self._kernel_size, self._stride, self._padding
-        if not is_lowered(self, x.shape):
-            out = F.conv2d(x, self.weight, stride=self._stride, padding=pad)
-            return _add_channel_bias(out, self.bias)
         n, _, h, w = x.shape
         oh, ow = _output_size(self, h, w)
+        if not _thin(self, oh * ow):
+            out = F.conv2d(x, self.weight, stride=self._stride, padding=pad)
+            return _add_channel_bias(out, self.bias)
         cols = F.unfold(x, [kh, kw], [sh, sw], pad)  # [n, C*k*k, positions]
         rows = cols.transpose([0, 2, 1]).reshape([n * oh * ow, -1])
         out = paddle.matmul(rows, self.weight.reshape([self._out_channels, -1]), transpose_y=True)
@@ -98,7 +101,7 @@ class FastConv2DTranspose(nn.Conv2DTranspose):
             return super().forward(x, output_size)
         n, c, h, w = x.shape
         (kh, kw), (sh, sw), pad = self._kernel_size, self._stride, self._padding
-        if not is_lowered(self, x.shape):
+        if not _thin(self, h * w):
             out = F.conv2d_transpose(x, self.weight, stride=self._stride, padding=pad)
             return _add_channel_bias(out, self.bias)
         oh, ow = (h - 1) * sh - 2 * pad + kh, (w - 1) * sw - 2 * pad + kw
