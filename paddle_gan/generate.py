@@ -81,7 +81,7 @@ def find_checkpoint(source, pass_id: Optional[int] = None, warn=print) -> Path:
 
 def load_generator(path) -> Loaded:
     """Rebuild the inference generator of a checkpoint from its conf module and weights."""
-    from .networks import Generator
+    from .networks import Generator, build_from_conf
     from .plugins.checkpoint import FORMAT, READABLE_FORMATS, load_tensors
 
     path = Path(path)
@@ -91,7 +91,7 @@ def load_generator(path) -> Loaded:
     try:
         loaded = Loaded(path, None, meta, arrays["fixed_noise"])
         conf = load_conf_module(loaded.conf_path)
-        generator = Generator(conf.build_generator(loaded.sample_shape))
+        generator = Generator(build_from_conf(conf, "build_generator", loaded.sample_shape))
     except KeyError as e:
         raise CheckpointError(f"{path}: incomplete checkpoint (no {e})") from None
     load_tensors(generator, arrays, "net/generator/", path)

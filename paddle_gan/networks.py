@@ -155,19 +155,22 @@ class Networks:
         copy_pairs(self._from_gen)
 
 
+def build_from_conf(conf, builder: str, sample_shape: tuple) -> nn.Layer:
+    """conf.<builder>(sample_shape). It is the user's own code: any error in it becomes one
+    ConfigError line naming the conf file and line."""
+    try:
+        return getattr(conf, builder)(tuple(sample_shape))
+    except Exception as err:
+        raise conf_error(conf.__file__, err) from err
+
+
 def build_networks(conf, sample_shape: tuple, optimizer_settings) -> Networks:
     """Three networks from one conf module, each with its own parameters, synced once."""
     shape = tuple(sample_shape)
-
-    def build(name):  # the conf module's own code: its errors are one ConfigError line
-        try:
-            return getattr(conf, name)(shape)
-        except Exception as err:
-            raise conf_error(conf.__file__, err) from err
-
-    gen_training = GeneratorTraining(build("build_generator"), build("build_discriminator"))
-    dis_training = DiscriminatorTraining(build("build_discriminator"))
-    generator = Generator(build("build_generator"))
+    gen_training = GeneratorTraining(build_from_conf(conf, "build_generator", shape),
+                                     build_from_conf(conf, "build_discriminator", shape))
+    dis_training = DiscriminatorTraining(build_from_conf(conf, "build_discriminator", shape))
+    generator = Generator(build_from_conf(conf, "build_generator", shape))
     _freeze(gen_training.dis)
     _freeze(generator)
     generator.eval()

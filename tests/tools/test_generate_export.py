@@ -108,3 +108,17 @@ def test_image_pass_picture_is_regenerated_byte_for_byte(tmp_path):
     assert generate_main([str(out), "--pass", "0", "--out", str(tmp_path / "g")]) == 0
     assert (tmp_path / "g.png").read_bytes() == (out / "samples/pass-0000.png").read_bytes()
     assert np.load(tmp_path / "g.npy").shape == (64, 1, 28, 28)
+
+
+def test_a_conf_builder_that_now_fails_is_exit_2_with_one_line(tmp_path, capsys):
+    conf = tmp_path / "my_conf.py"
+    conf.write_text((REPO_ROOT / "conf/gan_conf.py").read_text())
+    assert train_main(["-d", "uniform", "--num_passes", "1", "--iters_per_pass", "3",
+                       "--batch_size", "32", "--set", "data_size=4096", "--set", f"conf={conf}",
+                       "--set", "plugins=[checkpoint]", "--output_dir", str(tmp_path / "run")]) == 0
+    broken = "\n\ndef build_generator(shape):\n    raise ValueError('x')\n"
+    conf.write_text(conf.read_text() + broken)
+    capsys.readouterr()
+    assert generate_main([str(tmp_path / "run"), "--out", str(tmp_path / "g")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "my_conf.py, line" in err[0] and "ValueError: x" in err[0]
