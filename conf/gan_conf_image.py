@@ -11,8 +11,6 @@ batch-norm scales ~ N(1, 0.02). Sublayer names are structural, so the three netw
 import paddle
 import paddle.nn as nn
 
-from paddle_gan.config import ConfigError
-
 NOISE_DIM = 100
 GF_DIM = DF_DIM = 64
 STRIDE = 2
@@ -28,13 +26,14 @@ DEFAULTS = {
 
 def filter_and_padding(big: int, small: int, stride: int = STRIDE):
     """v1's rule for a layer between sizes big and small: t in 2..3 -> filter t+2, padding 1;
-    t in 4..5 -> filter t, padding 0; anything else is a ConfigError (the CLI's exit 2)."""
+    t in 4..5 -> filter t, padding 0; anything else is a ValueError (the trainer reports it as
+    one line, exit 2)."""
     t = big - (small - 1) * stride
     if 2 <= t <= 3:
         return t + 2, 1
     if 4 <= t <= 5:
         return t, 0
-    raise ConfigError(
+    raise ValueError(
         f"no v1 filter/padding maps size {big} to {small} with stride {stride} "
         f"(t = {big} - ({small} - 1) * {stride} = {t}, expected 2..5)"
     )
@@ -132,7 +131,7 @@ class DCDiscriminator(nn.Layer):
 
 def _check_square(sample_shape):
     if len(sample_shape) != 3 or sample_shape[1] != sample_shape[2] or sample_shape[1] < 8:
-        raise ConfigError(
+        raise ValueError(
             f"the DCGAN conf needs square images (C, H, H) with H >= 8, got {tuple(sample_shape)}"
         )
 

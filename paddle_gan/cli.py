@@ -1,7 +1,8 @@
 """Command line of tools/gan_trainer.py: flags -> settings -> run, and the exit codes.
 
-Exit codes: 0 done; 2 bad usage, config, data or device (one line, no traceback); 3 training
-diverged (a NaN/Inf loss); 130 / 143 stopped by SIGINT / SIGTERM after the current step.
+Exit codes: 0 done; 2 bad usage, config, data, checkpoint or device (a `UsageError`: one line,
+no traceback); 3 training diverged (a NaN/Inf loss or parameter); 130 / 143 stopped by SIGINT /
+SIGTERM after the current step. The only module of paddle_gan that parses argv.
 """
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import sys
 from typing import List, Optional
 
 from . import runtime
-from .config import REPO_ROOT, ConfigError, resolve_settings
-from .datasets.base import DataError
+from .config import REPO_ROOT, resolve_settings
+from .errors import DataError, Diverged, UsageError
+from .registry import DATASETS, EXECUTIONS, PLUGINS, SCHEDULERS
 
 EXIT_OK, EXIT_USAGE, EXIT_DIVERGED = 0, 2, 3
 EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
@@ -22,10 +24,11 @@ EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
 EPILOG = """\
 Flags override the YAML run config, which overrides the conf module's defaults. Other settings
 by their dotted names with --set: optimizer.learning_rate|beta1|beta2, scheduler.name
-(loss_based|alternate), scheduler.max_strike|d_steps|g_steps, data_size, data_dir,
-execution (fast, the default | plain: the literal v1 step with Paddle's own layers,
-for debugging), plugins (e.g. '[console,samples]'), plugin_options.<plugin>.<option>.
-Plugins: console, samples, visualdl, metrics, checkpoint (options: README).
+({schedulers}), scheduler.max_strike|d_steps|g_steps, data_size, data_dir,
+execution ({executions}; fast is the default, plain the literal v1 step with Paddle's own
+layers, for debugging), plugins (e.g. '[console,samples]'), plugin_options.<plugin>.<option>.
+Plugins: {plugins} (options: README).
+Data sources: {datasets}; a package adds its own through entry points (README).
 
 Exit codes: 0 done, 2 bad usage/config/data/checkpoint/device, 3 diverged (NaN/Inf),
 130/143 stopped by SIGINT/SIGTERM after saving a checkpoint.
@@ -41,10 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gan_trainer.py",
         description="Train the PaddlePaddle v1 demo GANs: a 2-D uniform source, MNIST or CIFAR-10.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=EPILOG,
+        epilog=EPILOG.format(schedulers="|".join(SCHEDULERS.names()),
+                             executions="|".join(EXECUTIONS.names()),
+                             plugins=", ".join(PLUGINS.names()),
+                             datasets=", ".join(DATASETS.names())),
     )
     add = parser.add_argument
-    add("-d", "--data", metavar="uniform|mnist|cifar", help="data source; picks conf/<d>.yaml")
+    add("-d", "--data", metavar="|".join(DATASETS.names()),
+        help="data source; picks conf/<d>.yaml when there is one")
     add("--config", metavar="YAML", help="run config (default: conf/<data>.yaml)")
     add("--use_gpu", type=int, choices=(0, 1), help="1: GPU (needs paddlepaddle-gpu), 0: CPU; "
         "default: the GPU when the build and a device are there")
@@ -89,19 +96,16 @@ def download(settings) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     notes = runtime.configure_cpu_environment()  # before anything imports paddle
-    args = build_parser().parse_args(argv)
-    runtime.import_paddle()  # once, quietly, before the conf module imports it
-    from .checkpoint_io import CheckpointError
-    from .networks import SyncError
-    from .run import run
-    from .step import Diverged
-
     try:
+        args = build_parser().parse_args(argv)  # the registries it lists may be broken
+        runtime.import_paddle()  # once, quietly, before the conf module imports it
+        from .run import run
+
         settings = settings_from_args(args)
         if args.download:
             download(settings)
         state = run(settings, notes)
-    except (ConfigError, DataError, runtime.DeviceError, CheckpointError, SyncError) as err:
+    except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except Diverged as err:

@@ -9,7 +9,6 @@ imports paddle, so the CLI can read settings before the CPU environment is set u
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import importlib.util
 import traceback
@@ -19,17 +18,11 @@ from typing import Any, Dict, List, Optional, get_args, get_origin, get_type_hin
 
 import yaml
 
+from .errors import ConfigError, did_you_mean
+from .registry import DATASETS, EXECUTIONS, PLUGINS, SCHEDULERS
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO_ROOT / "conf"
-DATA_SOURCES = ("uniform", "mnist", "cifar")
-
-
-class ConfigError(Exception):
-    """Bad settings: the message is one line naming the key and what is wrong."""
-
-
-def _positive(name):
-    return {"min": 1, "what": f"{name} must be at least 1"}
 
 
 @dataclass
@@ -41,7 +34,7 @@ class OptimizerSettings:
 
 @dataclass
 class SchedulerSettings:
-    name: str = field(default="loss_based", metadata={"choices": ("loss_based", "alternate")})
+    name: str = field(default="loss_based", metadata={"registry": SCHEDULERS})
     max_strike: int = field(default=5, metadata={"min": 1})  # loss_based
     d_steps: int = field(default=1, metadata={"min": 1})  # alternate: d_steps D then g_steps G
     g_steps: int = field(default=1, metadata={"min": 1})
@@ -49,7 +42,7 @@ class SchedulerSettings:
 
 @dataclass
 class Settings:
-    data: str = field(default="uniform", metadata={"choices": DATA_SOURCES})
+    data: str = field(default="uniform", metadata={"registry": DATASETS})
     conf: str = "conf/gan_conf.py"  # the conf module; relative paths are from the repo root
     data_dir: str = ""  # default: data/<data>_data
     data_size: int = field(default=1_000_000, metadata={"min": 1})  # uniform source only
@@ -61,11 +54,12 @@ class Settings:
     gpu_id: int = field(default=0, metadata={"min": 0})
     output_dir: str = ""  # default: output/<data>
     resume: str = ""  # "", "auto" or a checkpoint path
-    execution: str = field(default="fast", metadata={"choices": ("fast", "plain")})
+    execution: str = field(default="fast", metadata={"registry": EXECUTIONS})
     optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     plugins: List[str] = field(
-        default_factory=lambda: ["console", "samples", "visualdl", "metrics", "checkpoint"])
+        default_factory=lambda: ["console", "samples", "visualdl", "metrics", "checkpoint"],
+        metadata={"registry": PLUGINS})
     plugin_options: Dict[str, Dict[str, Any]] = field(default_factory=dict)
 
     def resolved_output_dir(self) -> Path:
@@ -77,11 +71,6 @@ class Settings:
     def resolved_conf_path(self) -> Path:
         path = Path(self.conf)
         return path if path.is_absolute() or path.exists() else REPO_ROOT / path
-
-
-def _suggest(key: str, valid, prefix: str = "") -> str:
-    close = difflib.get_close_matches(key, list(valid), n=1)
-    return f" (did you mean '{prefix}{close[0]}'?)" if close else ""
 
 
 def _check_value(where: str, value: Any, hint: Any, meta: dict) -> Any:
@@ -98,6 +87,9 @@ def _check_value(where: str, value: Any, hint: Any, meta: dict) -> Any:
     if origin in (list, List):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where} must be a list of names, got {value!r}")
+        for name in value:
+            if "registry" in meta:
+                meta["registry"].check(name, where)
         return list(value)
     if origin in (dict, Dict):
         if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
@@ -115,6 +107,8 @@ def _check_value(where: str, value: Any, hint: Any, meta: dict) -> Any:
         value = bool(value)
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
         raise ConfigError(f"{where} must be {hint.__name__}, got {value!r}")
+    if "registry" in meta:
+        meta["registry"].check(value, where)
     if "choices" in meta and value not in meta["choices"]:
         raise ConfigError(f"{where} must be one of {', '.join(meta['choices'])}, got {value!r}")
     if "min" in meta and value < meta["min"]:
@@ -129,7 +123,7 @@ def _build(cls, raw: dict, prefix: str = ""):
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in raw:
         if key not in fields:
-            hint = _suggest(str(key), fields, prefix) or f" (valid: {', '.join(fields)})"
+            hint = did_you_mean(key, fields, prefix) or f" (valid: {', '.join(fields)})"
             raise ConfigError(f"unknown setting '{prefix}{key}'{hint}")
     values = {
         key: _check_value(prefix + key, value, hints[key], dict(fields[key].metadata))
@@ -230,8 +224,10 @@ def _import_conf(path: Path, mtime_ns: int):
     return module
 
 
-def default_config_path(data: str) -> Path:
-    return CONF_DIR / f"{data}.yaml"
+def default_config_path(data: str) -> Optional[Path]:
+    """conf/<data>.yaml, or None for a data source without one (a user's, say)."""
+    path = CONF_DIR / f"{data}.yaml"
+    return path if path.is_file() else None
 
 
 def resolve_settings(
@@ -240,11 +236,11 @@ def resolve_settings(
     """Merge every layer and validate. `data` (the -d flag) picks the default YAML."""
     if yaml_path is None:
         if data is None:
-            raise ConfigError("say which data to train on: -d uniform|mnist|cifar or --config")
-        if data not in DATA_SOURCES:
-            raise ConfigError(f"unknown data source '{data}'{_suggest(data, DATA_SOURCES)}")
+            raise ConfigError(f"say which data to train on: -d {'|'.join(DATASETS.names())} "
+                              "or --config")
+        DATASETS.check(data, "-d")
         yaml_path = default_config_path(data)
-    merged = read_yaml(yaml_path)
+    merged = read_yaml(yaml_path) if yaml_path is not None else {}
     for item in sets:
         merged = deep_merge(merged, parse_set(item))
     merged = deep_merge(merged, {k: v for k, v in flags.items() if v is not None})
@@ -258,3 +254,21 @@ def resolve_settings(
 
 def settings_to_dict(settings: Settings) -> dict:
     return dataclasses.asdict(settings)
+
+
+def flatten_settings(settings: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    """Nested settings -> {"optimizer.beta1": 0.5, ...}: what a resume compares and VisualDL's
+    hyper-parameter table shows. Lists are joined by commas, booleans become 0/1 (VisualDL takes
+    int, float or str), None is dropped."""
+    flat = {}
+    for key, value in settings.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten_settings(value, name + "."))
+        elif isinstance(value, (list, tuple)):
+            flat[name] = ",".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            flat[name] = int(value)
+        elif isinstance(value, (int, float, str)):
+            flat[name] = value
+    return flat

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .generate import Loaded, sample_noise
+from .checkpoint.reader import Loaded
+from .noise import sample_noise
 
 TOLERANCE = 1e-5
 CHECK_SAMPLES, CHECK_SEED = 64, 0

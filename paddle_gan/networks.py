@@ -16,10 +16,8 @@ import paddle
 import paddle.nn as nn
 
 from .config import conf_error
-
-
-class SyncError(Exception):
-    """Two networks hold a parameter of the same name but different shapes."""
+from .errors import SyncError
+from .state import DIS
 
 
 class GeneratorTraining(nn.Layer):
@@ -82,13 +80,6 @@ def copy_pairs(pairs: Pairs) -> None:
         dst_tensor.copy_(src_tensor, True)
 
 
-def sync_by_name(src: nn.Layer, dst: nn.Layer) -> List[str]:
-    """Copy every shared parameter and batch-norm statistic from src to dst; returns the names."""
-    pairs = shared_pairs(src, dst)
-    copy_pairs(pairs)
-    return [name for name, _, _ in pairs]
-
-
 def _batch_norms(layer: nn.Layer):
     return [sub for sub in layer.sublayers(include_self=True)
             if isinstance(sub, nn.layer.norm._BatchNormBase)]
@@ -148,7 +139,7 @@ class Networks:
 
     def sync_after(self, trained: str) -> None:
         """v1's rule: after a D step D -> generator_training; after a G step G -> the others."""
-        copy_pairs(self._after_dis if trained == "dis" else self._after_gen)
+        copy_pairs(self._after_dis if trained == DIS else self._after_gen)
 
     def sync_all(self) -> None:
         """The start-of-run sync: every value of generator_training to the other two."""

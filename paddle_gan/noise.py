@@ -1,4 +1,5 @@
-"""The generator's input noise: the run's noise stream, and the fixed noise of the sample pictures.
+"""The generator's input noise: the run's noise stream, the fixed noise of the sample pictures,
+and the seeded noise the tools and the metrics draw samples with.
 
 `NoiseStream` hands out one standard-normal batch per iteration: exactly the numbers that one
 `standard_normal(shape)` call per iteration would give (numpy fills arrays in stream order), but
@@ -59,3 +60,10 @@ def fixed_noise(seed: int, count: int, noise_dim: int) -> np.ndarray:
     """The noise behind every sample picture of a run (its own stream, drawn once)."""
     rng = np.random.default_rng([seed, FIXED_NOISE_STREAM])
     return rng.standard_normal((count, noise_dim), dtype=np.float32)
+
+
+def sample_noise(num: int, seed: int, noise_dim: int) -> np.ndarray:
+    """Noise of its own seeded generator, never the run's streams: what tools/generate.py,
+    tools/evaluate.py and the metrics plugin draw samples with."""
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((num, noise_dim), dtype=np.float32)

@@ -72,9 +72,9 @@ def save_samples(samples: np.ndarray, path: Path, pixel_range=None, title: str =
         save_points(samples, path, title)
 
 
-def png_to_rgb(source) -> np.ndarray:
-    """A PNG (path or binary file object) as a uint8 [H, W, 3] RGB array, e.g. for a dashboard."""
-    picture = plt.imread(source, format="png")
+def png_to_rgb(png: bytes) -> np.ndarray:
+    """PNG bytes as a uint8 [H, W, 3] RGB array, e.g. for a dashboard."""
+    picture = plt.imread(io.BytesIO(png), format="png")
     if picture.dtype != np.uint8:
         picture = (picture * 255 + 0.5).astype(np.uint8)
     if picture.ndim == 2:
@@ -82,9 +82,8 @@ def png_to_rgb(source) -> np.ndarray:
     return np.ascontiguousarray(picture[:, :, :3])
 
 
-def samples_rgb(samples: np.ndarray, pixel_range=None, title: str = "") -> np.ndarray:
-    """The picture `save_samples` writes, as an RGB array decoded from the very same PNG bytes."""
+def samples_png(samples: np.ndarray, pixel_range=None, title: str = "") -> bytes:
+    """The PNG bytes `save_samples` writes."""
     buffer = io.BytesIO()
     save_samples(samples, buffer, pixel_range, title)
-    buffer.seek(0)
-    return png_to_rgb(buffer)
+    return buffer.getvalue()

@@ -19,11 +19,14 @@ import numpy as np
 import yaml
 
 from . import runtime
+from .checkpoint import Checkpointer
 from .config import Settings, load_conf_module, settings_to_dict
-from .datasets import BatchSampler, load_dataset
+from .datasets.base import BatchSampler
+from .errors import Diverged
 from .noise import NoiseStream, fixed_noise
-from .plugins.base import TrainState
-from .plugins.registry import build_plugins
+from .plugins import build_plugins
+from .registry import DATASETS, EXECUTIONS, SCHEDULERS
+from .state import TrainState
 
 log = logging.getLogger("paddle_gan")
 
@@ -52,27 +55,24 @@ def build_state(settings: Settings, output_dir: Path) -> TrainState:
     import paddle
 
     from .networks import build_networks
-    from .scheduler import build_scheduler
-    from .step import build_step
 
     random.seed(settings.seed)
     np.random.seed(settings.seed)  # nothing of ours draws from it; a conf module or plugin may
     paddle.seed(settings.seed)
-    dataset = load_dataset(settings)
+    dataset = DATASETS.get(settings.data)(settings)
     conf = load_conf_module(settings.resolved_conf_path())
     nets = build_networks(conf, dataset.sample_shape, settings.optimizer)
-    scheduler = build_scheduler(settings.scheduler)
     count = FIXED_NOISE_IMAGES if dataset.is_image else FIXED_NOISE_POINTS
     return TrainState(
         settings=settings,
         nets=nets,
         dataset=dataset,
-        output_dir=output_dir,
-        fixed_noise=fixed_noise(settings.seed, count, nets.noise_dim),
-        step=build_step(nets, scheduler, settings.execution),
-        scheduler=scheduler,
         sampler=BatchSampler(len(dataset), settings.batch_size, settings.seed),
         noise=NoiseStream(settings.seed, (settings.batch_size, nets.noise_dim)),
+        scheduler=SCHEDULERS.get(settings.scheduler.name)(settings.scheduler),
+        step=EXECUTIONS.get(settings.execution)(nets),
+        output_dir=output_dir,
+        fixed_noise=fixed_noise(settings.seed, count, nets.noise_dim),
         is_writer=runtime.is_writer(),
     )
 
@@ -97,9 +97,6 @@ def stop_on_signals(state: TrainState):
 
 def run(settings: Settings, notes: List[str] = ()) -> TrainState:
     """Train with `settings`; returns the final state (its stop_reason says if a signal came)."""
-    from .plugins.checkpoint import attach as attach_checkpoint
-    from .plugins.checkpoint import resume
-    from .step import Diverged
     from .trainer import train
 
     output_dir = settings.resolved_output_dir()
@@ -110,8 +107,9 @@ def run(settings: Settings, notes: List[str] = ()) -> TrainState:
     log.info(f"device: {device}")
     state = build_state(settings, output_dir)
     plugins = build_plugins(settings.plugins, settings.plugin_options, state.is_writer)
-    resumed_from = resume(state, plugins, settings.resume) if settings.resume else None
-    attach_checkpoint(plugins, resumed_from)
+    state.checkpointer = Checkpointer(output_dir, plugins)
+    if settings.resume:
+        state.checkpointer.resume(state, settings.resume)
     if state.is_writer:
         with open(output_dir / "config.yaml", "w") as f:
             yaml.safe_dump(settings_to_dict(settings), f, sort_keys=False)

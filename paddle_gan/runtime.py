@@ -19,9 +19,7 @@ import os
 import warnings
 from typing import List
 
-
-class DeviceError(Exception):
-    """The requested device cannot be used; the message says what to do."""
+from .errors import DeviceError
 
 
 def _is_amd() -> bool:

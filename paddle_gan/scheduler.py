@@ -1,12 +1,28 @@
 """Which network trains next: `loss_based` (the v1 rule) or `alternate` (n D steps : m G steps).
 
-Pure Python: a scheduler sees the forward-pass losses and answers "dis" or "gen". Its whole
-state (current network, strike) is in `state_dict()` so a resumed run decides exactly as the
-uninterrupted one would.
+Pure Python: a scheduler sees the forward-pass losses and answers DIS or GEN. Its whole state
+(current network, strike) is in `state_dict()` so a resumed run decides exactly as the
+uninterrupted one would. Both are registered (paddle_gan.registry.SCHEDULERS) by their
+`from_settings`, which a user's scheduler mirrors.
 """
 from __future__ import annotations
 
-DIS, GEN = "dis", "gen"
+from typing import Protocol
+
+from .state import DIS, GEN
+
+
+class Scheduler(Protocol):
+    """What the trainer asks of a scheduler (a user's, registered, included)."""
+
+    strike: int  # consecutive picks of the last answer
+
+    def choose(self, d_loss: float, g_loss: float) -> str:
+        """DIS or GEN, from this iteration's forward-only losses."""
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
 
 
 class LossBased:
@@ -15,6 +31,11 @@ class LossBased:
     def __init__(self, max_strike: int = 5):
         self.max_strike = max_strike
         self.current, self.strike = DIS, 0  # v1's starting point
+
+    @classmethod
+    def from_settings(cls, settings) -> LossBased:
+        """From `config.SchedulerSettings`."""
+        return cls(settings.max_strike)
 
     def choose(self, d_loss: float, g_loss: float) -> str:
         d_exhausted = self.current == DIS and self.strike == self.max_strike
@@ -39,16 +60,13 @@ class Alternate(LossBased):
         self.d_steps, self.g_steps = d_steps, g_steps
         self.current, self.strike = GEN, g_steps  # so the first pick is D
 
+    @classmethod
+    def from_settings(cls, settings) -> Alternate:
+        return cls(settings.d_steps, settings.g_steps)
+
     def choose(self, d_loss: float, g_loss: float) -> str:
         limit = self.d_steps if self.current == DIS else self.g_steps
         pick = self.current if self.strike < limit else (GEN if self.current == DIS else DIS)
         self.strike = self.strike + 1 if pick == self.current else 1
         self.current = pick
         return pick
-
-
-def build_scheduler(settings):
-    """From `SchedulerSettings`."""
-    if settings.name == "alternate":
-        return Alternate(settings.d_steps, settings.g_steps)
-    return LossBased(settings.max_strike)

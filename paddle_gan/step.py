@@ -1,18 +1,20 @@
-"""One GAN iteration: forward-only losses, the scheduler's pick, and that network's update.
+"""The compute of one GAN iteration: forward-only losses, then the picked network's update.
 
-This is the v1 iteration. It computes `d_real` (real batch, label 1), `d_fake` (generated
-batch, label 0), `d = (d_real + d_fake) / 2` and `g` (generator_training on the same noise,
-label 1); the scheduler picks from `d` and `g`; a D step is two updates, on the fake batch and
-then the real one, and a G step one update. It returns plain floats; syncing the networks
-afterwards is the trainer's job.
+This is the v1 iteration, in two calls the trainer makes around the scheduler's pick. `forward`
+computes `d_real` (real batch, label 1), `d_fake` (generated batch, label 0),
+`d = (d_real + d_fake) / 2` and `g` (generator_training on the same noise, label 1) as plain
+floats; `train(decision)` then updates D (two updates, on the fake batch and then the real one)
+or G (one update). Choosing and syncing the networks afterwards are the trainer's job.
 
 `GanStep` is the literal v1 iteration (`execution: plain`, for debugging): four forwards, then
 the update with forwards of its own, in Paddle's own layers. `FastStep` (`execution: fast`, the
 default) computes the same numbers from one G and two D forwards that the update reuses, and on
 the CPU its networks' convolutions run as `fast_conv` computes them (equal up to float rounding).
+Both are registered execution paths (paddle_gan.registry.EXECUTIONS).
 """
 from __future__ import annotations
 
+import logging
 import math
 from typing import Dict
 
@@ -20,19 +22,13 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
+from .errors import Diverged
 from .fast_conv import use_fast_convolutions
 from .networks import Networks, uses_batch_statistics
-from .scheduler import DIS
+from .state import DIS
 
+log = logging.getLogger("paddle_gan")
 REAL, FAKE = 1, 0
-
-
-class Diverged(Exception):
-    """A loss (or, found before a save, a parameter) became NaN or Inf."""
-
-    def __init__(self, name: str, value, kind: str = "loss"):
-        super().__init__(f"{kind} '{name}' is {value}")
-        self.name, self.value, self.kind = name, value, kind
 
 
 def _loss(logits, label: int):
@@ -49,11 +45,12 @@ def _update(network, optimizer, inputs, label: int) -> float:
 
 
 class GanStep:
-    """Callable: (real batch, noise) as numpy -> dict of floats plus the decision."""
+    """The literal v1 iteration: `forward(real, noise)` -> losses, then `train(decision)`."""
 
-    def __init__(self, nets: Networks, scheduler):
-        self.nets, self.scheduler = nets, scheduler
+    def __init__(self, nets: Networks):
+        self.nets = nets
         self._inputs = None
+        self._pending = None  # what forward leaves for train: (fake, real, noise)
 
     def to_device(self, real: np.ndarray, noise: np.ndarray):
         """The batch as tensors on the device. The same two tensors are refilled every
@@ -69,7 +66,27 @@ class GanStep:
             self._inputs[1].get_tensor().set(noise, self._place)
         return self._inputs
 
-    def forward_losses(self, real, noise):
+    def forward(self, real, noise) -> Dict[str, float]:
+        """The forward-only losses of the batch (device tensors from `to_device`)."""
+        fake, losses = self._forward_losses(real, noise)
+        check_finite(losses)
+        self._pending = (fake, real, noise)
+        return losses
+
+    def train(self, decision: str) -> float:
+        """Update the network the scheduler picked on the batch `forward` saw; its loss."""
+        fake, real, noise = self._pending
+        try:
+            trained = self._train_dis(fake, real) if decision == DIS else self._train_gen(noise)
+        finally:
+            self._release()
+        check_finite({f"{decision}_train": trained})
+        return trained
+
+    def _release(self) -> None:
+        self._pending = None
+
+    def _forward_losses(self, real, noise):
         nets = self.nets
         nets.dis_training.eval()
         nets.gen_training.eval()
@@ -81,7 +98,7 @@ class GanStep:
         d_real, d_fake, g = (float(x) for x in (d_real, d_fake, g))
         return fake, {"d_real": d_real, "d_fake": d_fake, "d": (d_real + d_fake) / 2, "g": g}
 
-    def train_dis(self, fake, real) -> float:
+    def _train_dis(self, fake, real) -> float:
         """v1's D step: one update on the fake batch, then one on the real batch."""
         self.nets.dis_training.train()
         return (
@@ -89,18 +106,9 @@ class GanStep:
             + _update(self.nets.dis_training, self.nets.opt_d, real, REAL)
         ) / 2
 
-    def train_gen(self, noise) -> float:
+    def _train_gen(self, noise) -> float:
         self.nets.gen_training.train()
         return _update(self.nets.gen_training, self.nets.opt_g, noise, REAL)
-
-    def __call__(self, real: np.ndarray, noise: np.ndarray) -> Dict[str, object]:
-        real, noise = self.to_device(real, noise)
-        fake, losses = self.forward_losses(real, noise)
-        check_finite(losses)
-        decision = self.scheduler.choose(losses["d"], losses["g"])
-        trained = self.train_dis(fake, real) if decision == DIS else self.train_gen(noise)
-        check_finite({f"{decision}_train": trained})
-        return {**losses, "decision": decision}
 
 
 def check_finite(losses: Dict[str, float]) -> None:
@@ -123,7 +131,7 @@ class FastStep(GanStep):
     on through G's graph, exactly the chain rule through generator_training.
     """
 
-    def forward_losses(self, real, noise):
+    def _forward_losses(self, real, noise):
         nets = self.nets
         self._fake = nets.gen_training.gen(noise)  # graph into G, for a G step
         self._fake_input = self._fake.detach()
@@ -140,7 +148,7 @@ class FastStep(GanStep):
         return self._fake_input, {"d_real": d_real, "d_fake": d_fake, "d": (d_real + d_fake) / 2,
                                   "g": g}
 
-    def train_dis(self, fake, real) -> float:
+    def _train_dis(self, fake, real) -> float:
         nets = self.nets
         fake_loss = _loss(self._fake_logits, FAKE)
         fake_loss.backward()
@@ -148,7 +156,7 @@ class FastStep(GanStep):
         nets.opt_d.clear_grad()
         return (float(fake_loss) + _update(nets.dis_training, nets.opt_d, real, REAL)) / 2
 
-    def train_gen(self, noise) -> float:
+    def _train_gen(self, noise) -> float:
         nets = self.nets
         loss = _loss(self._fake_logits, REAL)
         # Only the gradient at the fake batch: D's own weights get none (a G step leaves D be).
@@ -158,23 +166,21 @@ class FastStep(GanStep):
         nets.opt_g.clear_grad()
         return float(loss)
 
-    def __call__(self, real: np.ndarray, noise: np.ndarray) -> Dict[str, object]:
-        try:
-            return super().__call__(real, noise)
-        finally:
-            self._fake = self._fake_input = self._fake_logits = None  # free the graphs
+    def _release(self) -> None:
+        super()._release()
+        self._fake = self._fake_input = self._fake_logits = None  # free the graphs
 
 
-def build_step(nets: Networks, scheduler, execution: str = "fast") -> GanStep:
-    """`fast` (default) or `plain` (the literal v1 iteration, for debugging). The fast step needs
-    v1's batch-norm rule; a conf module with running-statistics batch norm gets the plain one.
-    On the CPU the fast step's networks get the faster convolutions (the samples' `generator`
-    keeps Paddle's, so pictures do not depend on the execution setting)."""
-    if execution != "fast":
-        return GanStep(nets, scheduler)
+def build_fast_step(nets: Networks) -> GanStep:
+    """`execution: fast`, the default. It needs v1's batch-norm rule: a conf module with
+    running-statistics batch norm gets the plain step, and the log says so. On the CPU the
+    step's networks get the faster convolutions (the samples' `generator` keeps Paddle's, so
+    pictures do not depend on the execution setting)."""
     if paddle.device.get_device() == "cpu":
         use_fast_convolutions(nets.gen_training)
         use_fast_convolutions(nets.dis_training)
     if not all(uses_batch_statistics(net) for net in (nets.gen_training, nets.dis_training)):
-        return GanStep(nets, scheduler)
-    return FastStep(nets, scheduler)
+        log.info("execution: plain step (the fast one needs batch norm with batch statistics, "
+                 "use_global_stats=False, in every layer of the conf module)")
+        return GanStep(nets)
+    return FastStep(nets)

@@ -1,46 +1,88 @@
-"""The training loop: draw a batch, run one GAN step, sync the networks, fire the plugin hooks.
+"""The training loop: batch, noise, forward losses, the scheduler's pick, the update, sync, hooks.
 
-It owns nothing else: what to print, plot, log or save is a plugin's job, and how one step is
-computed is `paddle_gan.step`'s. All counters live in the `TrainState` every hook receives, so a
-run restored from a checkpoint continues from exactly where it stopped.
+It owns nothing else: what to print, plot, log or save is a plugin's job, and how the losses and
+the update are computed is `paddle_gan.step`'s. All counters live in the `TrainState` every hook
+receives, so a run restored from a checkpoint continues from exactly where it stopped.
+`run_iteration` is one iteration exactly as the loop runs it; tools/benchmark.py times it part
+by part through its `lap` argument, so what is measured is what trains.
 """
 from __future__ import annotations
 
-from typing import List
+import logging
+from typing import TYPE_CHECKING, Callable, Sequence
 
-from .plugins.base import Plugin, TrainState
+from .state import StepResult, TrainState
+
+if TYPE_CHECKING:
+    from .plugins.base import Plugin
+
+log = logging.getLogger("paddle_gan")
 
 
-def fire(plugins: List[Plugin], hook: str, state: TrainState) -> None:
+def fire(plugins: Sequence[Plugin], hook: str, state: TrainState) -> None:
     for plugin in plugins:
         getattr(plugin, hook)(state)
 
 
-def train(state: TrainState, plugins: List[Plugin]) -> None:
-    settings, nets = state.settings, state.nets
-    fire(plugins, "on_train_start", state)
-    while state.pass_id < settings.num_passes:
-        if state.iteration == 0:
-            state.sampler.start_pass()
-            state.pass_counts = {"dis": 0, "gen": 0}
-            fire(plugins, "on_pass_start", state)
-        while state.iteration < settings.iters_per_pass:
-            real = state.sampler.next_batch(state.dataset.samples)
-            noise = state.noise.next()
-            result = state.step(real, noise)
-            state.decision = result.pop("decision")
-            state.losses = result
-            state.strike = state.scheduler.strike
-            state.pass_counts[state.decision] += 1
-            state.iteration += 1
-            state.global_step += 1
-            fire(plugins, "on_step_end", state)
-            nets.sync_after(state.decision)
-            fire(plugins, "on_sync", state)
-            if state.stop_reason:
-                fire(plugins, "on_train_end", state)
-                return
-        fire(plugins, "on_pass_end", state)
-        state.pass_id += 1
-        state.iteration = 0
-    fire(plugins, "on_train_end", state)
+def no_lap(part: str) -> None:
+    """`run_iteration` outside the benchmark: nothing is timed."""
+
+
+def run_iteration(state: TrainState, plugins: Sequence[Plugin],
+                  lap: Callable[[str], None] = no_lap) -> None:
+    """One iteration; `lap(part)` is called as each part ends (the update's part is named by
+    the network it trained)."""
+    real = state.sampler.next_batch(state.dataset.samples)
+    noise = state.noise.next()
+    real, noise = state.step.to_device(real, noise)
+    lap("data")
+    losses = state.step.forward(real, noise)
+    lap("forwards")
+    decision = state.scheduler.choose(losses["d"], losses["g"])
+    lap("decision")
+    state.step.train(decision)
+    lap(decision)
+    state.record(StepResult(decision, losses))
+    lap("decision")
+    fire(plugins, "on_step_end", state)
+    lap("plugins")
+    state.nets.sync_after(decision)
+    lap("sync")
+    fire(plugins, "on_sync", state)
+    lap("plugins")
+
+
+def train(state: TrainState, plugins: Sequence[Plugin]) -> None:
+    """Train until the last pass ends or a stop is requested; every plugin is closed after,
+    whatever happened, and hears of an error (divergence included) first."""
+    settings = state.settings
+    try:
+        fire(plugins, "on_train_start", state)
+        while state.pass_id < settings.num_passes:
+            if state.iteration == 0:
+                state.start_pass()
+                fire(plugins, "on_pass_start", state)
+            while state.iteration < settings.iters_per_pass:
+                run_iteration(state, plugins)
+                if state.stop_reason:
+                    fire(plugins, "on_train_end", state)
+                    return
+            fire(plugins, "on_pass_end", state)
+            state.pass_id += 1
+            state.iteration = 0
+        fire(plugins, "on_train_end", state)
+    except BaseException as error:
+        for plugin in plugins:
+            _quietly(plugin.on_exception, state, error)
+        raise
+    finally:
+        for plugin in plugins:
+            _quietly(plugin.close)
+
+
+def _quietly(call, *args) -> None:
+    """A plugin failing while the run winds down must not hide why it winds down."""
+    try:
+        call(*args)
+    except Exception as err:
+        log.warning(f"{getattr(call, '__qualname__', call)} failed: {type(err).__name__}: {err}")

@@ -1,7 +1,18 @@
 """Settings: layering, and one clear error for every kind of bad value."""
+import dataclasses
+import typing
+
 import pytest
 
-from paddle_gan.config import ConfigError, read_yaml, resolve_settings, settings_from_dict
+from paddle_gan.config import (
+    Settings,
+    flatten_settings,
+    read_yaml,
+    resolve_settings,
+    settings_from_dict,
+)
+from paddle_gan.errors import ConfigError
+from paddle_gan.registry import PLUGINS
 
 
 def resolve(sets=(), flags=None, data="uniform", yaml_path=None):
@@ -43,10 +54,14 @@ def test_unknown_key_names_it_and_suggests():
         ({"batch_size": 1.5}, "batch_size must be int"),
         ({"seed": True}, "seed must be int"),
         ({"optimizer": {"learning_rate": "fast"}}, "optimizer.learning_rate must be float"),
-        ({"scheduler": {"name": "random"}}, "scheduler.name must be one of loss_based, alternate"),
+        ({"scheduler": {"name": "random"}},
+         "scheduler.name: unknown scheduler 'random'; available: alternate, loss_based"),
         ({"scheduler": 5}, "scheduler must be a mapping"),
         ({"plugins": "console"}, "plugins must be a list of names"),
-        ({"data": "imagenet"}, "data must be one of uniform, mnist, cifar"),
+        ({"data": "imagenet"}, "data: unknown data source 'imagenet'; available: cifar, mnist"),
+        ({"plugins": ["console", "sample"]},
+         r"plugins: unknown plugin 'sample' \(did you mean 'samples'\?\)"),
+        ({"execution": "fastest"}, r"execution: unknown execution path 'fastest' \(did you"),
     ],
 )
 def test_bad_values(raw, message):
@@ -124,3 +139,44 @@ def test_a_conf_module_runs_once_until_its_file_changes(tmp_path):
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     changed = load_conf_module(path)
     assert changed is not first and changed.NOISE_DIM == 4
+
+
+def test_flatten_settings_keeps_scalars_only():
+    flat = flatten_settings({"a": {"b": 1, "c": None}, "l": ["x", "y"], "t": True, "f": 0.5})
+    assert flat == {"a.b": 1, "l": "x,y", "t": 1, "f": 0.5}
+
+
+def _numbers(cls, prefix=""):
+    """(dotted name, metadata) of every int or float field of a settings dataclass, nested."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        hint = args[0] if typing.get_origin(hint) is typing.Union and len(args) == 1 else hint
+        if dataclasses.is_dataclass(hint):
+            yield from _numbers(hint, f"{prefix}{f.name}.")
+        elif hint in (int, float):
+            yield prefix + f.name, f.metadata
+
+
+def test_every_number_setting_and_plugin_option_has_a_range():
+    builtin = [name for name in PLUGINS.names()
+               if PLUGINS.get(name).__module__.startswith("paddle_gan.")]
+    classes = [("", Settings)] + [(f"plugin_options.{name}.", PLUGINS.get(name).Options)
+                                  for name in builtin]
+    numbers = [(prefix + name, meta) for prefix, cls in classes for name, meta in _numbers(cls)]
+    assert len(numbers) > 20
+    assert [name for name, meta in numbers if "min" not in meta] == []
+
+
+@pytest.mark.parametrize("option", ["console.every_n_iters=0", "samples.grid=0",
+                                    "checkpoint.keep_last=0", "checkpoint.every_n_iters=-1",
+                                    "visualdl.every_n_iters=0", "metrics.n_samples=1"])
+def test_a_plugin_option_out_of_range_is_exit_2(option, tmp_path, capsys):
+    from paddle_gan.cli import main
+
+    code = main(["-d", "uniform", "--output_dir", str(tmp_path),
+                 "--set", f"plugin_options.{option}"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err.startswith(f"error: plugin_options.{option.split('=')[0]} must be at least")

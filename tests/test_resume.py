@@ -14,15 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from paddle_gan.checkpoint_io import list_checkpoints, load_checkpoint, save_checkpoint
+from paddle_gan.checkpoint.files import list_checkpoints, load_checkpoint, save_checkpoint
 from paddle_gan.cli import main
 from paddle_gan.plugins.base import Plugin
-from paddle_gan.plugins.registry import register
+from paddle_gan.registry import PLUGINS
 
 EVENTS = []  # what the probe saw, across the runs of one test
 
 
-@register
+@PLUGINS.register("resume_probe")
 class ResumeProbe(Plugin):
     """Records every hook with the losses and the noise generator's state after each draw, keeps a
     step count as plugin state, sends this process a signal after step `kill_at` and poisons D
@@ -46,22 +46,22 @@ class ResumeProbe(Plugin):
 
     def on_step_end(self, state):
         self.steps += 1
-        EVENTS.append(("step", state.global_step, state.decision, tuple(state.losses.items()),
-                       repr(state.noise.state_dict())))
+        EVENTS.append(("step", state.global_step, state.result.decision,
+                       tuple(state.result.losses.items()), repr(state.noise.state_dict())))
         if state.global_step == self.kill_at:
             os.kill(os.getpid(), self.signal)
 
     def on_train_start(self, state):
-        step = state.step
+        forward = state.step.forward
 
-        def poisoned_step(real, noise):
+        def poisoned_forward(real, noise):
             if state.global_step + 1 == self.nan_at:  # D's output bias turns NaN, so do the logits
                 for net in (state.nets.dis_training, state.nets.gen_training):
                     bias = dict(net.named_parameters())["dis.out.bias"]
                     bias.set_value(np.full(bias.shape, np.nan, np.float32))
-            return step(real, noise)
+            return forward(real, noise)
 
-        state.step = poisoned_step
+        state.step.forward = poisoned_forward
 
     def on_pass_end(self, state):
         EVENTS.append(("pass_end", state.pass_id))

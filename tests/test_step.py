@@ -17,8 +17,11 @@ import pytest
 
 import paddle_gan.step
 from paddle_gan.config import REPO_ROOT, resolve_settings
+from paddle_gan.errors import Diverged
 from paddle_gan.run import build_state
-from paddle_gan.step import Diverged, FastStep, GanStep, check_finite
+from paddle_gan.state import DIS, GEN
+from paddle_gan.step import FastStep, GanStep, check_finite
+from tests.helpers import step_once, tensors
 
 RTOL, ATOL = 1e-5, 1e-6
 FAST_CONV_RTOL, FAST_CONV_ATOL = 1e-4, 1e-6
@@ -38,30 +41,22 @@ def run_iterations(execution, data, sets, iters, tmp_path, sgd=False):
     state = build_state(settings, Path(tmp_path) / execution)
     if sgd:
         use_sgd(state.nets)
-    state.sampler.start_pass()
     history = []
     for _ in range(iters):
-        real = state.sampler.next_batch(state.dataset.samples)
-        noise = state.noise.next()
-        result = state.step(real, noise)
-        state.nets.sync_after(result["decision"])
-        history.append(result)
-    params = {}
-    for net in ("gen_training", "dis_training", "generator"):
-        for name, tensor in getattr(state.nets, net).state_dict().items():
-            params[f"{net}/{name}"] = tensor.numpy()
-    return state, history, params
+        step_once(state)
+        history.append(state.result)
+    return state, history, tensors(state)
 
 
 def assert_same_run(data, sets, iters, tmp_path, rtol=RTOL, atol=ATOL, sgd=False):
     plain_state, plain, plain_params = run_iterations("plain", data, sets, iters, tmp_path, sgd)
     fast_state, fast, fast_params = run_iterations("fast", data, sets, iters, tmp_path, sgd)
     assert type(plain_state.step) is GanStep and type(fast_state.step) is FastStep
-    assert [r["decision"] for r in plain] == [r["decision"] for r in fast]
-    assert {r["decision"] for r in plain} == {"dis", "gen"}  # both update paths were compared
+    assert [r.decision for r in plain] == [r.decision for r in fast]
+    assert {r.decision for r in plain} == {DIS, GEN}  # both update paths were compared
     for a, b in zip(plain, fast):
         for key in ("d_real", "d_fake", "d", "g"):
-            assert b[key] == pytest.approx(a[key], rel=rtol, abs=atol), key
+            assert b.losses[key] == pytest.approx(a.losses[key], rel=rtol, abs=atol), key
     for name, value in plain_params.items():
         np.testing.assert_allclose(fast_params[name], value, rtol=rtol, atol=atol, err_msg=name)
 
@@ -105,8 +100,7 @@ def test_fast_path_needs_v1_batch_statistics(tmp_path):
 
     from paddle_gan.config import OptimizerSettings
     from paddle_gan.networks import build_networks
-    from paddle_gan.scheduler import LossBased
-    from paddle_gan.step import build_step
+    from paddle_gan.step import build_fast_step
 
     class RunningStatsConf:  # a conf module whose batch norm reads running averages
         NOISE_DIM = 3
@@ -120,4 +114,4 @@ def test_fast_path_needs_v1_batch_statistics(tmp_path):
             return nn.Sequential(nn.Linear(shape[0], 4), nn.BatchNorm1D(4), nn.Linear(4, 2))
 
     nets = build_networks(RunningStatsConf, (2,), OptimizerSettings())
-    assert type(build_step(nets, LossBased(), "fast")) is GanStep
+    assert type(build_fast_step(nets)) is GanStep

@@ -1,26 +1,30 @@
-"""The loop: hook order, counters, and the stop request."""
-from pathlib import Path
+"""The loop: hook order, counters, the stop request, and that every plugin hears of an error and
+is closed whatever happened; `run_iteration` reports each of its parts to `lap`."""
+import pytest
 
-from paddle_gan.config import resolve_settings
+from paddle_gan.errors import Diverged
 from paddle_gan.plugins.base import Plugin
-from paddle_gan.run import build_state
-from paddle_gan.trainer import train
+from paddle_gan.state import DIS, GEN
+from paddle_gan.trainer import run_iteration, train
+from tests.helpers import tiny_state
 
 
 class Recorder(Plugin):
+    """Records (hook, pass, iteration) for every hook, and close()."""
+
     def __init__(self):
         self.calls = []
+        self._state = None
 
     def __getattribute__(self, name):
         if name.startswith("on_"):
-            return lambda state: self.calls.append((name, state.pass_id, state.iteration))
+            def record(state, *error):
+                self.calls.append((name, state.pass_id, state.iteration, *map(type, error)))
+                object.__setattr__(self, "_state", state)
+            return record
+        if name == "close":
+            return lambda: self.calls.append(("close",))
         return super().__getattribute__(name)
-
-
-def tiny_state(tmp_path: Path, passes=2, iters=3):
-    settings = resolve_settings(None, ["data_size=256"], {
-        "num_passes": passes, "iters_per_pass": iters, "batch_size": 16}, "uniform")
-    return build_state(settings, tmp_path)
 
 
 def test_hook_order(tmp_path):
@@ -31,7 +35,7 @@ def test_hook_order(tmp_path):
     assert recorder.calls == (
         [("on_train_start", 0, 0), ("on_pass_start", 0, 0)] + step(0, 1) + step(0, 2)
         + [("on_pass_end", 0, 2), ("on_pass_start", 1, 0)] + step(1, 1) + step(1, 2)
-        + [("on_pass_end", 1, 2), ("on_train_end", 2, 0)]
+        + [("on_pass_end", 1, 2), ("on_train_end", 2, 0), ("close",)]
     )
     assert state.global_step == 4
     assert sum(state.pass_counts.values()) == 2
@@ -47,5 +51,40 @@ def test_stop_request_ends_after_the_current_step(tmp_path):
     state = tiny_state(tmp_path, passes=3, iters=3)
     train(state, [StopAt(), recorder])
     assert state.global_step == 4 and (state.pass_id, state.iteration) == (1, 1)
-    assert recorder.calls[-1] == ("on_train_end", 1, 1)
+    assert recorder.calls[-2:] == [("on_train_end", 1, 1), ("close",)]
     assert ("on_pass_end", 1, 1) not in recorder.calls
+
+
+@pytest.mark.parametrize("error", [Diverged("d", float("nan")), OSError("disk full"),
+                                   KeyboardInterrupt()])
+def test_an_error_reaches_every_plugin_then_all_are_closed(tmp_path, error):
+    class FailAt(Plugin):
+        def on_step_end(self, state):
+            if state.global_step == 3:
+                raise error
+
+    class BrokenCloser(Plugin):
+        def close(self):
+            raise RuntimeError("cannot close")
+
+    first, last = Recorder(), Recorder()
+    state = tiny_state(tmp_path, passes=2, iters=5)
+    with pytest.raises(type(error)):
+        train(state, [first, FailAt(), BrokenCloser(), last])
+    for recorder in (first, last):
+        assert recorder.calls[-2:] == [("on_exception", 0, 3, type(error)), ("close",)]
+        assert ("on_train_end", 0, 3) not in recorder.calls
+
+
+def test_run_iteration_laps_every_part_in_order(tmp_path):
+    state = tiny_state(tmp_path, passes=1, iters=12)
+    state.start_pass()
+    seen = []
+    for _ in range(12):
+        laps = []
+        run_iteration(state, [], laps.append)
+        decision = state.result.decision
+        assert laps == ["data", "forwards", "decision", decision, "decision", "plugins", "sync",
+                        "plugins"]
+        seen.append(decision)
+    assert set(seen) == {DIS, GEN} and state.global_step == 12

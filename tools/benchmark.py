@@ -1,14 +1,700 @@
 """Benchmark training: `python tools/benchmark.py [--data uniform|mnist|all] [--iters N] ...`.
 
-Thin on purpose: everything lives in paddle_gan.benchmark. `--help` lists the flags.
+Where an iteration of our trainer spends its time, how much arithmetic that is, and how it
+compares with a plain Paddle version (and, asked, PyTorch). For each data set (uniform, mnist;
+v1 schedule, batch 128) it builds the run as the trainer does (`run.build_state`, the YAML's
+plugins) and runs the trainer's own iteration, `trainer.run_iteration`, with a clock on each of
+its parts (batch, scheduler forwards, the scheduler's pick, that network's update, step-end
+hooks, sync, sync hooks), so every compute part (a D step and a G step separately) gets a median
+after warm-up and every overhead part (data, decision, plugins, sync) a mean, since its costs
+come in bursts; the iteration is the median compute plus the mean overhead. The same function
+timed whole, without the clock, is the cross-check. FLOPs are counted from the layer shapes
+(nominal v1 work: backward = 2x forward) and set against a 2048^3 float32 matmul timed in this
+process with the same threads. Then, in subprocesses: a short whole MNIST training run (its peak
+memory), the plain baseline (tools/benchmark_plain.py, environment as installed) and, when asked
+and torch is importable, tools/benchmark_torch.py. Pass-end hooks (sample pictures, checkpoints)
+run once a pass and are reported apart from the iteration. `--layers` times instead each
+convolution of the MNIST DCGAN alone, as Paddle's layer and as paddle_gan.fast_conv's, forward
+and forward+backward.
+
+Exit codes: 0 done; 1 a subprocess (plain baseline, torch, the short run) failed; 2 bad usage,
+config or missing data; 3 training diverged.
 """
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import logging
+import math
+import os
+import resource
+import statistics
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
+from typing import Dict, List, Optional
 
-# Runs from a checkout whether or not the package is installed.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+TOOLS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TOOLS.parent))  # runs from a checkout whether or not it is installed
 
-from paddle_gan.benchmark import main  # noqa: E402
+from paddle_gan import runtime  # noqa: E402
+from paddle_gan.config import REPO_ROOT, resolve_settings  # noqa: E402
+from paddle_gan.errors import ConfigError, Diverged, UsageError  # noqa: E402
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
+DATA_SETS = ("uniform", "mnist")
+DEFAULT_ITERS = {"uniform": 1000, "mnist": 30}
+MATMUL_N = 2048
+# The environment a Paddle user has out of the box: our trainer sets these, so the plain
+# baseline runs without them.
+TRAINER_ENV = ("OMP_NUM_THREADS", "MKL_DEBUG_CPU_TYPE")
+MNIST_HINT = "MNIST_SOURCE=../shared/data/mnist bash data/get_mnist_data.sh"
+# --layers: the MNIST DCGAN's convolutions at v1's batch. At most 20 measured repetitions, as the
+# table then takes about a minute on 2 cores.
+LAYERS_CONF, LAYERS_SAMPLE, LAYERS_BATCH = "conf/gan_conf_image.py", (1, 28, 28), 128
+LAYERS_WARMUP, LAYERS_MAX_ITERS = 3, 20
+# Parts of an iteration, in the order they run. "forwards" is compute (the scheduler's four loss
+# forwards); "decision" is the scheduler's pick plus the finite checks and counter updates.
+PARTS = ("data", "forwards", "decision", "d_step", "g_step", "plugins", "sync")
+OVERHEAD = ("data", "decision", "plugins", "sync")
+LABELS = {
+    "data": "data (batch draw + noise)",
+    "forwards": "scheduler loss forwards",
+    "decision": "scheduler decision",
+    "d_step": "D step (2 batches)",
+    "g_step": "G step",
+    "plugins": "plugins (step end + sync)",
+    "sync": "parameter sync",
+}
+
+
+class BenchmarkError(Exception):
+    """A subprocess of the benchmark failed; the message names it and its last words."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="benchmark.py",
+        description="Time a training iteration of the v1 GANs (uniform, mnist; batch 128) part "
+        "by part, count its FLOPs, and compare with plain Paddle dygraph.",
+        epilog="Exit codes: 0 done, 1 a baseline or short run failed, 2 bad usage/config/data, "
+        "3 diverged. The machine's load average is printed with the figures.",
+    )
+    add = parser.add_argument
+    add("--data", choices=("uniform", "mnist", "all"), default="all")
+    add("--layers", action="store_true",
+        help=f"instead: time each convolution of the MNIST DCGAN (batch {LAYERS_BATCH}), Paddle's "
+        f"against the fast form; {LAYERS_WARMUP} warm-up, --iters (at most {LAYERS_MAX_ITERS}) "
+        "measured")
+    add("--iters", type=int, metavar="N",
+        help="measured iterations (default: 1000 for uniform, whose overhead comes in bursts, "
+        "30 for mnist)")
+    add("--warmup", type=int, default=5, metavar="N", help="iterations not measured (default 5)")
+    add("--plain_iters", type=int, default=20, metavar="N",
+        help="measured iterations of the plain baseline and of torch (default 20)")
+    add("--check_iters", type=int, default=10, metavar="N",
+        help="iterations of the cross-check, run_iteration timed whole (default 10; 0 skips "
+        "it)")
+    add("--run_iters", type=int, default=20, metavar="N",
+        help="iterations of the short whole MNIST run whose peak memory is reported; 0 skips it")
+    add("--execution", choices=("fast", "plain"), help="our execution path (default: settings)")
+    add("--compare", choices=("torch",), help="also time a PyTorch version, if torch imports")
+    add("--json", metavar="PATH", help="write every figure to PATH as JSON")
+    add("--data_dir", metavar="DIR", help="MNIST files (default data/mnist_data)")
+    add("--set", action="append", default=[], metavar="KEY=VALUE", help="any setting")
+    return parser
+
+
+# --- arithmetic --------------------------------------------------------------------------------
+
+def counted_layers() -> tuple:
+    """The layer types whose FLOPs are counted (activations and batch norm are left out)."""
+    import paddle.nn as nn
+
+    return (nn.Linear, nn.Conv2D, nn.Conv2DTranspose)
+
+
+def layer_flops(layer, in_shape, out_shape) -> int:
+    """Multiply-adds x 2 of one Linear / Conv2D / Conv2DTranspose call, per sample (0 otherwise).
+    Paddle keeps Linear weights as [in, out], Conv2D as [Cout, Cin/g, k, k] and Conv2DTranspose
+    as [Cin, Cout/g, k, k]; a transposed convolution's work follows its input's spatial size."""
+    import paddle.nn as nn
+
+    if not isinstance(layer, counted_layers()):
+        return 0
+    weight = list(layer.weight.shape)
+    if isinstance(layer, nn.Linear):
+        return 2 * weight[0] * weight[1]
+    channels_last = getattr(layer, "_data_format", "NCHW") == "NHWC"
+    shape = in_shape if isinstance(layer, nn.Conv2DTranspose) else out_shape
+    height, width = (shape[1], shape[2]) if channels_last else (shape[2], shape[3])
+    return 2 * math.prod(weight) * height * width
+
+
+def forward_flops(conf, sample_shape) -> Dict[str, int]:
+    """FLOPs of one forward pass per sample: {"gen": G, "dis": D}, counted with forward hooks on
+    fresh networks from the conf module (the trained ones keep their modes untouched)."""
+    import paddle
+
+    counts = {"gen": 0, "dis": 0}
+    gen = conf.build_generator(tuple(sample_shape))
+    dis = conf.build_discriminator(tuple(sample_shape))
+    handles = []
+    for key, net in (("gen", gen), ("dis", dis)):
+        for sub in net.sublayers(include_self=True):
+            if not isinstance(sub, counted_layers()):
+                continue
+
+            def hook(layer, inputs, output, key=key):
+                counts[key] += layer_flops(layer, list(inputs[0].shape), list(output.shape))
+            handles.append(sub.register_forward_post_hook(hook))
+    gen.eval()
+    dis.eval()
+    with paddle.no_grad():
+        dis(gen(paddle.zeros([1, int(conf.NOISE_DIM)])))
+    for handle in handles:
+        handle.remove()
+    return counts
+
+
+def step_flops(per_sample: Dict[str, int], batch: int) -> Dict[str, int]:
+    """Nominal v1 FLOPs of each part for one batch: the four scheduler forwards (G, D real,
+    D fake, G+D), a D step (two batches, forward + backward = 3x forward) and a G step."""
+    gen, dis = per_sample["gen"], per_sample["dis"]
+    return {
+        "forwards": batch * (2 * gen + 3 * dis),
+        "d_step": batch * 2 * 3 * dis,
+        "g_step": batch * 3 * (gen + dis),
+    }
+
+
+def matmul_peak_gflops(n: int = MATMUL_N, repeats: int = 3) -> float:
+    """Best GFLOP/s of an n^3 float32 paddle.matmul, in this process with its threads."""
+    import paddle
+
+    a, b = paddle.rand([n, n], dtype="float32"), paddle.rand([n, n], dtype="float32")
+    paddle.matmul(a, b)  # first call: allocations and kernel selection
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        paddle.matmul(a, b).numpy()
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+# --- our trainer, timed part by part -----------------------------------------------------------
+
+@contextlib.contextmanager
+def log_to_file(output_dir: Path):
+    """The console plugin logs as in a real run (to train.log), without flooding the terminal."""
+    log = logging.getLogger("paddle_gan")
+    saved = (log.handlers[:], log.level, log.propagate)
+    handler = logging.FileHandler(output_dir / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    log.handlers, log.level, log.propagate = [handler], logging.INFO, False
+    try:
+        yield
+    finally:
+        handler.close()
+        log.handlers, log.level, log.propagate = saved
+
+
+class PartClock:
+    """`lap(part)` for `trainer.run_iteration`: seconds since the previous lap, added to `part`
+    (the update's part is named by the network it trained)."""
+
+    def __init__(self):
+        self.parts: Dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def start(self) -> None:
+        self.parts = {}
+        self._last = time.perf_counter()
+
+    def lap(self, part: str) -> None:
+        now = time.perf_counter()
+        self.parts[part] = self.parts.get(part, 0.0) + now - self._last
+        self._last = now
+
+
+def _next_pass_if_due(state, plugins, pass_end_s: List[float]) -> None:
+    """The trainer's pass boundary, so a long measurement crosses passes as training does."""
+    from paddle_gan.trainer import fire
+
+    if state.iteration < state.settings.iters_per_pass:
+        return
+    start = time.perf_counter()
+    fire(plugins, "on_pass_end", state)
+    pass_end_s.append(time.perf_counter() - start)
+    state.pass_id, state.iteration = state.pass_id + 1, 0
+    state.start_pass()
+    fire(plugins, "on_pass_start", state)
+
+
+def time_parts(state, plugins, iters: int, warmup: int, pass_end_s: List[float]) -> List[dict]:
+    """`trainer.run_iteration` with a clock on its parts: one dict of seconds per measured
+    iteration. It runs on until both a D and a G step were measured (the v1 schedule allows at
+    most max_strike picks in a row, so that is soon)."""
+    from paddle_gan.state import DIS, GEN
+    from paddle_gan.trainer import run_iteration
+
+    clock, rows = PartClock(), []
+    for i in range(warmup + iters + 4 * getattr(state.scheduler, "max_strike", 5) + 4):
+        if i >= warmup + iters and {DIS, GEN} <= {r["decision"] for r in rows}:
+            break
+        _next_pass_if_due(state, plugins, pass_end_s)
+        clock.start()
+        run_iteration(state, plugins, clock.lap)
+        if i >= warmup:
+            decision, parts = state.result.decision, clock.parts
+            rows.append({"decision": decision, "data": parts["data"],
+                         "forwards": parts["forwards"], "decision_s": parts["decision"],
+                         "step": parts[decision], "plugins": parts["plugins"],
+                         "sync": parts["sync"]})
+    return rows
+
+
+def time_whole(state, plugins, iters: int, warmup: int, pass_end_s: List[float]) -> List[float]:
+    """The same function timed whole, without the clock: a cross-check of the parts."""
+    from paddle_gan.trainer import run_iteration
+
+    times = []
+    for i in range(warmup + iters):
+        _next_pass_if_due(state, plugins, pass_end_s)
+        start = time.perf_counter()
+        run_iteration(state, plugins)
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def _median(values) -> float:
+    """The median, or 0.0 when there is nothing (a network the schedule never picked)."""
+    values = list(values)
+    return statistics.median(values) if values else 0.0
+
+
+def summarise(rows: List[dict], flops: Dict[str, int], peak_gflops: float) -> dict:
+    """Per part (ms): the compute parts' medians, the overhead parts' means - their costs come
+    in bursts a median would hide (a noise chunk every 64 iterations, a reshuffle, a plugin's
+    every-N-iterations work). The iteration is the median compute plus the mean overhead; each
+    part's contribution to it and share, FLOPs, GFLOP/s."""
+    d_rows = [r for r in rows if r["decision"] == "dis"]
+    g_rows = [r for r in rows if r["decision"] == "gen"]
+    med = {
+        "data": statistics.fmean(r["data"] for r in rows),
+        "forwards": _median(r["forwards"] for r in rows),
+        "decision": statistics.fmean(r["decision_s"] for r in rows),
+        "d_step": _median(r["step"] for r in d_rows),
+        "g_step": _median(r["step"] for r in g_rows),
+        "plugins": statistics.fmean(r["plugins"] for r in rows),
+        "sync": statistics.fmean(r["sync"] for r in rows),
+    }
+    overhead = sum(med[k] for k in OVERHEAD)
+    total = statistics.median(r["forwards"] + r["step"] for r in rows) + overhead
+    d_share, g_share = len(d_rows) / len(rows), len(g_rows) / len(rows)
+    per_iter = dict(med, d_step=med["d_step"] * d_share, g_step=med["g_step"] * g_share)
+    iter_flops = flops["forwards"] + d_share * flops["d_step"] + g_share * flops["g_step"]
+    all_flops = dict(flops, iteration=iter_flops)
+    seconds = {"forwards": med["forwards"], "d_step": med["d_step"], "g_step": med["g_step"],
+               "iteration": total}
+    gflops = {k: all_flops[k] / seconds[k] / 1e9 if seconds[k] else 0.0 for k in seconds}
+    return {
+        "iterations": len(rows),
+        "d_steps": len(d_rows),
+        "g_steps": len(g_rows),
+        "ms": {k: 1000 * v for k, v in med.items()},
+        "ms_per_iter": {k: 1000 * v for k, v in per_iter.items()},
+        "iteration_ms": 1000 * total,
+        "share": {k: v / total for k, v in per_iter.items()},
+        "overhead_share": sum(per_iter[k] for k in OVERHEAD) / total,
+        "flops": all_flops,
+        "gflops": gflops,
+        "peak_fraction": {k: v / peak_gflops for k, v in gflops.items()},
+    }
+
+
+def measure_ours(settings, iters: int, warmup: int, check_iters: int, peak_gflops: float) -> dict:
+    """Build the run as the trainer does and time it; every file goes to a temporary folder."""
+    from paddle_gan.checkpoint import Checkpointer
+    from paddle_gan.config import load_conf_module
+    from paddle_gan.plugins import build_plugins
+    from paddle_gan.run import build_state
+    from paddle_gan.trainer import fire
+
+    runtime.select_device(settings.use_gpu, settings.gpu_id)
+    with tempfile.TemporaryDirectory(prefix="paddle_gan_bench_") as tmp, log_to_file(Path(tmp)):
+        state = build_state(settings, Path(tmp))
+        plugins = build_plugins(settings.plugins, settings.plugin_options, state.is_writer)
+        state.checkpointer = Checkpointer(Path(tmp), plugins)
+        conf = load_conf_module(settings.resolved_conf_path())
+        per_sample = forward_flops(conf, state.dataset.sample_shape)
+        flops = step_flops(per_sample, settings.batch_size)
+        pass_end_s: List[float] = []
+        fire(plugins, "on_train_start", state)
+        state.start_pass()
+        fire(plugins, "on_pass_start", state)
+        rows = time_parts(state, plugins, iters, warmup, pass_end_s)
+        whole = time_whole(state, plugins, check_iters, warmup, pass_end_s) if check_iters else []
+        if not pass_end_s:  # once, so its cost is known even when no pass ended
+            start = time.perf_counter()
+            fire(plugins, "on_pass_end", state)
+            pass_end_s.append(time.perf_counter() - start)
+        result = summarise(rows, flops, peak_gflops)
+        if whole:
+            result["whole_step_iteration_ms"] = 1000 * statistics.median(whole)
+        result.update(
+            step_class=type(state.step).__name__,
+            execution=settings.execution,
+            pass_end_ms=1000 * statistics.median(pass_end_s),
+            pass_end_ms_per_iter=1000 * statistics.median(pass_end_s) / settings.iters_per_pass,
+            iters_per_pass=settings.iters_per_pass,
+            plugins=list(settings.plugins),
+            forward_flops_per_sample=per_sample,
+            peak_mb=peak_rss_mb(),
+        )
+        for plugin in plugins:
+            plugin.close()
+    return result
+
+
+# --- convolution layers one at a time (--layers) -----------------------------------------------
+
+def conv_inputs(conf, sample_shape, batch: int) -> List[tuple]:
+    """(structural name, layer, input shape) of every Conv2D / Conv2DTranspose of a fresh G and D
+    from the conf module, in call order: pre-hooks record the shapes during one forward."""
+    import paddle
+    import paddle.nn as nn
+
+    found, handles = [], []
+    gen = conf.build_generator(tuple(sample_shape))
+    dis = conf.build_discriminator(tuple(sample_shape))
+    for prefix, net in (("gen", gen), ("dis", dis)):
+        for name, sub in net.named_sublayers():
+            if isinstance(sub, (nn.Conv2D, nn.Conv2DTranspose)):
+                def hook(layer, inputs, name=f"{prefix}.{name}"):
+                    found.append((name, layer, list(inputs[0].shape)))
+                handles.append(sub.register_forward_pre_hook(hook))
+    with paddle.no_grad():
+        dis(gen(paddle.randn([batch, int(conf.NOISE_DIM)])))
+    for handle in handles:
+        handle.remove()
+    return found
+
+
+def _median_ms(call, iters: int) -> float:
+    for _ in range(LAYERS_WARMUP):
+        call()
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def time_layer(layer, x, weights, iters: int) -> dict:
+    """Median ms of a forward (no graph) and of a forward + backward of (out * weights).sum()."""
+    import paddle
+
+    with paddle.no_grad():
+        forward = _median_ms(lambda: layer(x), iters)
+    return {"fwd": forward,
+            "fwd_bwd": _median_ms(lambda: (layer(x) * weights).sum().backward(), iters)}
+
+
+def measure_layers(batch: int, iters: int) -> List[dict]:
+    """Each DCGAN convolution timed as Paddle's layer, then switched to the fast form."""
+    import paddle
+
+    from paddle_gan import fast_conv
+    from paddle_gan.config import load_conf_module
+
+    runtime.select_device(False, 0)  # the fast form is for the CPU
+    rows = []
+    for name, layer, shape in conv_inputs(load_conf_module(REPO_ROOT / LAYERS_CONF),
+                                          LAYERS_SAMPLE, batch):
+        x = paddle.randn(shape)
+        x.stop_gradient = False
+        with paddle.no_grad():
+            weights = paddle.randn(layer(x).shape)  # the same for both forms
+        plain = time_layer(layer, x, weights, iters)
+        fast_conv.use_fast_convolutions(layer)
+        fast = time_layer(layer, x, weights, iters)
+        rows.append({"layer": name, "input_shape": shape,
+                     "lowered": fast_conv.is_lowered(layer, shape), "paddle_ms": plain,
+                     "fast_ms": fast, "speedup": plain["fwd_bwd"] / fast["fwd_bwd"]})
+    return rows
+
+
+def format_layers(rows: List[dict], total: dict) -> str:
+    lines = [f"  {'layer':<13}{'input':<16}{'lowered':<9}{'Paddle fwd':>11}{'fast fwd':>10}"
+             f"{'Paddle f+b':>12}{'fast f+b':>10}{'speed-up':>10}"]
+    for r in rows + [total]:
+        shape = "x".join(map(str, r.get("input_shape", [])))
+        lowered = {True: "yes", False: "no"}.get(r.get("lowered"), "")
+        lines.append(f"  {r['layer']:<13}{shape:<16}{lowered:<9}{r['paddle_ms']['fwd']:>11.2f}"
+                     f"{r['fast_ms']['fwd']:>10.2f}{r['paddle_ms']['fwd_bwd']:>12.2f}"
+                     f"{r['fast_ms']['fwd_bwd']:>10.2f}{r['speedup']:>9.2f}x")
+    return "\n".join(lines)
+
+
+def benchmark_layers(args) -> dict:
+    iters = min(args.iters or LAYERS_MAX_ITERS, LAYERS_MAX_ITERS)
+    report = {"machine": _machine(), "load_at_start": _load(), "batch_size": LAYERS_BATCH,
+              "iters": iters, "warmup": LAYERS_WARMUP}
+    print(f"convolutions of the MNIST DCGAN, batch {LAYERS_BATCH}, median ms of {iters} after "
+          f"{LAYERS_WARMUP} warm-up; load average {report['load_at_start']} on "
+          f"{report['machine']['cores']} cores ({report['machine']['cpu']})", flush=True)
+    rows = measure_layers(LAYERS_BATCH, iters)
+    total = {"layer": "total"}
+    for form in ("paddle_ms", "fast_ms"):
+        total[form] = {k: sum(r[form][k] for r in rows) for k in ("fwd", "fwd_bwd")}
+    total["speedup"] = total["paddle_ms"]["fwd_bwd"] / total["fast_ms"]["fwd_bwd"]
+    report.update(layers=rows, layers_total=total, load_after=_load())
+    print(format_layers(rows, total), flush=True)
+    print(f"  load average after: {report['load_after']} (figures are noisy on a shared machine)",
+          flush=True)
+    return report
+
+
+# --- subprocesses -------------------------------------------------------------------------------
+
+def run_child(cmd: List[str], env: dict, what: str) -> str:
+    """Run `cmd` from the repo root; its stdout. A failure is a BenchmarkError."""
+    result = subprocess.run(cmd, env=env, cwd=REPO_ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise BenchmarkError(f"{what} failed (exit {result.returncode}): {last}")
+    return result.stdout
+
+
+def _child_env(plain: bool) -> dict:
+    env = dict(os.environ)
+    if plain:
+        for name in TRAINER_ENV:
+            env.pop(name, None)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), str(TOOLS),
+                                                      env.get("PYTHONPATH")]))
+    return env
+
+
+def _baseline_args(settings, iters: int, warmup: int) -> List[str]:
+    opt = settings.optimizer
+    return [
+        "--data", settings.data, "--data_dir", str(settings.resolved_data_dir()),
+        "--data_size", str(settings.data_size), "--batch_size", str(settings.batch_size),
+        "--learning_rate", str(opt.learning_rate), "--beta1", str(opt.beta1),
+        "--beta2", str(opt.beta2), "--seed", str(settings.seed),
+        "--iters", str(iters), "--warmup", str(warmup),
+    ]
+
+
+def run_baseline(module: str, settings, iters: int, warmup: int, plain: bool) -> dict:
+    """tools/benchmark_plain.py or _torch.py in a subprocess: its JSON line (ms, peak_mb, ...)."""
+    extra = ["--conf", str(settings.resolved_conf_path())] if plain else []
+    cmd = [sys.executable, str(TOOLS / f"{module}.py"), *_baseline_args(settings, iters, warmup),
+           *extra]
+    return json.loads(run_child(cmd, _child_env(plain), module).strip().splitlines()[-1])
+
+
+# The trainer's own entry point, then this process's peak memory on the last line.
+SHORT_RUN = ("import sys; from paddle_gan.cli import main; code = main(sys.argv[1:]); "
+             "from benchmark_plain import own_peak_mb; "
+             "print(f'peak_mb {own_peak_mb()}'); sys.exit(code)")
+
+
+def run_short_training(settings, iters: int, sets: List[str]) -> dict:
+    """A whole training run (1 pass of `iters` iterations, its YAML's plugins, the trainer's
+    CLI): its peak memory and wall time."""
+    with tempfile.TemporaryDirectory(prefix="paddle_gan_bench_run_") as tmp:
+        cmd = [sys.executable, "-c", SHORT_RUN, "-d", settings.data,
+               "--num_passes", "1", "--iters_per_pass", str(iters), "--output_dir", tmp,
+               "--set", f"data_dir={settings.resolved_data_dir()}",
+               "--set", f"execution={settings.execution}"]
+        for item in sets:
+            cmd += ["--set", item]
+        start = time.perf_counter()
+        stdout = run_child(cmd, _child_env(plain=False), "the short training run")
+    peak_mb = float(stdout.strip().splitlines()[-1].split()[-1])
+    return {"iterations": iters, "peak_mb": peak_mb, "seconds": time.perf_counter() - start}
+
+
+# --- the report ---------------------------------------------------------------------------------
+
+def _si(flops: float) -> str:
+    for unit, scale in (("GFLOP", 1e9), ("MFLOP", 1e6), ("kFLOP", 1e3)):
+        if flops >= scale:
+            return f"{flops / scale:.3g} {unit}"
+    return f"{flops:.0f} FLOP"
+
+
+def format_report(name: str, r: dict, peak_gflops: float) -> str:
+    lines = [
+        f"{name}: execution {r['execution']} ({r['step_class']}), {r['iterations']} iterations "
+        f"measured ({r['d_steps']} D steps, {r['g_steps']} G steps), batch {r['batch_size']}",
+        f"  {'part':<28}{'ms/call':>9}{'ms/iter':>9}{'share':>8}{'GFLOP/s':>10}{'% peak':>8}",
+    ]
+    for part in PARTS:
+        gflops = r["gflops"].get(part)
+        rate = f"{gflops:>10.2f}{100 * r['peak_fraction'][part]:>7.1f}%" if gflops else ""
+        lines.append(f"  {LABELS[part]:<28}{r['ms'][part]:>9.3f}{r['ms_per_iter'][part]:>9.3f}"
+                     f"{100 * r['share'][part]:>7.1f}%{rate}")
+    lines.append(f"  {'iteration':<28}{'':>9}{r['iteration_ms']:>9.3f}"
+                 f"{100.0:>7.1f}%{r['gflops']['iteration']:>10.2f}"
+                 f"{100 * r['peak_fraction']['iteration']:>7.1f}%")
+    if "whole_step_iteration_ms" in r:
+        lines.append("  cross-check, run_iteration timed whole (no clock on its parts): "
+                     f"{r['whole_step_iteration_ms']:.3f} ms/iter")
+    lines += [
+        f"  overhead (data + decision + plugins + sync): {100 * r['overhead_share']:.1f}% of an "
+        "iteration",
+        f"  pass-end hooks ({', '.join(r['plugins'])}): {r['pass_end_ms']:.1f} ms once a pass "
+        f"= {r['pass_end_ms_per_iter']:.4f} ms/iter over {r['iters_per_pass']} iterations "
+        "(not in the iteration)",
+        f"  FLOPs/iteration {_si(r['flops']['iteration'])} (forwards "
+        f"{_si(r['flops']['forwards'])}, D step {_si(r['flops']['d_step'])}, G step "
+        f"{_si(r['flops']['g_step'])}); matmul peak {peak_gflops:.1f} GFLOP/s",
+        f"  peak memory: this process so far {r['peak_mb']:.0f} MB",
+    ]
+    if "run" in r:
+        run = r["run"]
+        lines[-1] += (f"; a whole short run (1 pass x {run['iterations']} iterations, "
+                      f"{run['seconds']:.0f} s) {run['peak_mb']:.0f} MB")
+    plain = r["plain"]
+    lines.append(
+        f"  plain baseline (dygraph, environment as installed, v1 batch draw): "
+        f"{plain['ms']['iteration']:.2f} ms/iter over {plain['iterations']} iterations "
+        f"(data {plain['ms']['data']:.2f}, forwards {plain['ms']['forwards']:.2f}, "
+        + ", ".join(f"{label} {plain['ms'][k]:.2f}" for k, label in
+                    (("d_step", "D step"), ("g_step", "G step")) if k in plain["ms"])
+        + f"; peak {plain['peak_mb']:.0f} MB) -> speed-up {r['speedup']:.1f}x")
+    if isinstance(r.get("torch"), dict):
+        torch = r["torch"]
+        lines.append(f"  PyTorch {torch.get('version', '')}: {torch['ms']['iteration']:.2f} "
+                     f"ms/iter -> ours / torch = {r['torch_ratio']:.2f}")
+    return "\n".join(lines)
+
+
+def _machine() -> dict:
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next((line.split(":", 1)[1].strip() for line in cpuinfo
+                          if line.startswith("model name")), model)
+    import paddle
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "cpu": model,
+        "cores": cores,
+        "env": {name: os.environ.get(name, "") for name in TRAINER_ENV},
+        "paddle": paddle.__version__,
+    }
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _mnist_missing(settings) -> Optional[str]:
+    from paddle_gan.datasets.mnist import FILES
+
+    folder = settings.resolved_data_dir()
+    for name in FILES["train"]:
+        if not ((folder / name).is_file() or (folder / f"{name}.gz").is_file()):
+            return (f"MNIST data not found in {folder}: run `{MNIST_HINT}` "
+                    "(or pass --data_dir DIR)")
+    return None
+
+
+def benchmark(args) -> dict:
+    names = DATA_SETS if args.data == "all" else (args.data,)
+    sets = list(args.set) + ([f"data_dir={args.data_dir}"] if args.data_dir else [])
+    flags = {"execution": args.execution}
+    all_settings = {}
+    for name in names:  # every setting and data file is checked before anything is timed
+        settings = resolve_settings(None, sets if name == "mnist" else args.set, flags, name)
+        missing = _mnist_missing(settings) if name == "mnist" else None
+        if missing:
+            raise ConfigError(missing)
+        all_settings[name] = settings
+    want_torch = args.compare == "torch"
+    if want_torch and importlib.util.find_spec("torch") is None:
+        print("torch is not installed: --compare torch skipped", flush=True)
+        want_torch = False
+
+    iters = {name: args.iters or DEFAULT_ITERS[name] for name in all_settings}
+    report = {"machine": _machine(), "load_at_start": _load(), "iters": iters,
+              "warmup": args.warmup, "plain_iters": args.plain_iters}
+    peak = matmul_peak_gflops()
+    report["matmul_peak_gflops"] = peak
+    print(f"matmul peak ({MATMUL_N}^3 float32, {report['machine']['env']['OMP_NUM_THREADS'] or '?'}"
+          f" threads): {peak:.1f} GFLOP/s; load average {report['load_at_start']} on "
+          f"{report['machine']['cores']} cores ({report['machine']['cpu']})", flush=True)
+    report["results"] = {}
+    for name, settings in all_settings.items():
+        print(f"{name}: timing our trainer...", flush=True)
+        r = measure_ours(settings, iters[name], args.warmup, args.check_iters, peak)
+        r["batch_size"] = settings.batch_size
+        if name == "mnist" and args.run_iters > 0:
+            print(f"{name}: a short whole run for its peak memory...", flush=True)
+            r["run"] = run_short_training(settings, args.run_iters, sets)
+        print(f"{name}: the plain baseline...", flush=True)
+        r["plain"] = run_baseline("benchmark_plain", settings, args.plain_iters,
+                                  args.warmup, plain=True)
+        r["speedup"] = r["plain"]["ms"]["iteration"] / r["iteration_ms"]
+        if want_torch:
+            print(f"{name}: PyTorch...", flush=True)
+            r["torch"] = run_baseline("benchmark_torch", settings, args.plain_iters,
+                                      args.warmup, plain=False)
+            r["torch_ratio"] = r["iteration_ms"] / r["torch"]["ms"]["iteration"]
+        r["load_after"] = _load()
+        report["results"][name] = r
+        print(format_report(name, r, peak), flush=True)
+        print(f"  load average after: {r['load_after']} (figures are noisy on a shared machine)",
+              flush=True)
+    return report
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    runtime.configure_cpu_environment()  # before paddle is imported: measure what the trainer does
+    args = build_parser().parse_args(argv)
+    for flag in ("iters", "plain_iters"):
+        if (getattr(args, flag) or 1) < 1:
+            print(f"error: --{flag} must be at least 1", file=sys.stderr)
+            return EXIT_USAGE
+    if min(args.warmup, args.run_iters, args.check_iters) < 0:
+        print("error: --warmup, --check_iters and --run_iters must be at least 0", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        print(f"error: --json {args.json}: its folder does not exist", file=sys.stderr)
+        return EXIT_USAGE
+    runtime.import_paddle()
+    try:
+        report = benchmark_layers(args) if args.layers else benchmark(args)
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except Diverged as err:
+        print(f"error: training diverged: {err}", file=sys.stderr)
+        return EXIT_DIVERGED
+    except BenchmarkError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        print(f"figures written to {args.json}")
+    return EXIT_OK
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -47,16 +47,9 @@ def main(argv=None) -> int:
     runtime.configure_cpu_environment()
     args = build_parser().parse_args(argv)
     runtime.import_paddle()
-    from paddle_gan.datasets.base import DataError
-    from paddle_gan.evaluate import (
-        DEFAULT_CACHE,
-        MetricsUnavailable,
-        dumps,
-        evaluate_checkpoint,
-        table,
-    )
-    from paddle_gan.generate import OPEN_ERRORS, open_checkpoint
-    from paddle_gan.metrics.classifier import ExtractorError
+    from paddle_gan.checkpoint.reader import open_checkpoint
+    from paddle_gan.errors import UsageError
+    from paddle_gan.metrics.evaluator import DEFAULT_CACHE, dumps, evaluate_checkpoint, table
     from paddle_gan.run import setup_logging
 
     if args.num is not None and args.num < 2:
@@ -67,7 +60,7 @@ def main(argv=None) -> int:
         loaded = open_checkpoint(args.source, args.pass_id, args.use_gpu)
         result = evaluate_checkpoint(loaded, args.num, args.seed, args.classifier, args.data_dir,
                                      args.reference_cache or DEFAULT_CACHE)
-    except (*OPEN_ERRORS, DataError, ExtractorError, MetricsUnavailable) as err:
+    except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(table(result))

@@ -35,14 +35,15 @@ def main(argv=None) -> int:
     os.environ.setdefault("GLOG_minloglevel", "2")  # Paddle's executor chatter on jit.load
     args = build_parser().parse_args(argv)
     runtime.import_paddle()
+    from paddle_gan.checkpoint.reader import open_checkpoint
+    from paddle_gan.errors import UsageError
     from paddle_gan.export import ExportError, export_generator
-    from paddle_gan.generate import OPEN_ERRORS, open_checkpoint
 
     try:
         # an inference model is device-independent; check it on the CPU
         loaded = open_checkpoint(args.source, use_gpu=False)
         info = export_generator(loaded, args.out)
-    except OPEN_ERRORS as err:
+    except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except ExportError as err:

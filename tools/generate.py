@@ -41,13 +41,10 @@ def main(argv=None) -> int:
     runtime.configure_cpu_environment()
     args = build_parser().parse_args(argv)
     runtime.import_paddle()
-    from paddle_gan.generate import (
-        OPEN_ERRORS,
-        open_checkpoint,
-        regenerate_pass_picture,
-        sample_noise,
-        write_samples,
-    )
+    from paddle_gan.checkpoint.reader import open_checkpoint
+    from paddle_gan.errors import UsageError
+    from paddle_gan.generate import regenerate_pass_picture, write_samples
+    from paddle_gan.noise import sample_noise
 
     if args.num < 1:
         print(f"error: --num must be at least 1, got {args.num}", file=sys.stderr)
@@ -62,7 +59,7 @@ def main(argv=None) -> int:
             noise = sample_noise(args.num, args.seed, loaded.noise_dim)
             png, npy = write_samples(loaded, noise, args.out or "generated/samples",
                                      title=f"{args.num} samples, seed {args.seed}")
-    except OPEN_ERRORS as err:
+    except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"from {loaded.path}: {png} and {npy}")

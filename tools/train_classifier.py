@@ -22,8 +22,8 @@ import paddle  # noqa: E402
 import paddle.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
-from paddle_gan.datasets.base import DataError  # noqa: E402
 from paddle_gan.datasets.mnist import load_mnist  # noqa: E402
+from paddle_gan.errors import DataError  # noqa: E402
 from paddle_gan.metrics.classifier import LeNet, extract, save_classifier  # noqa: E402
 
 

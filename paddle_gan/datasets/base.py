@@ -12,9 +12,7 @@ from typing import Optional
 
 import numpy as np
 
-
-class DataError(Exception):
-    """A data file or source is missing or malformed; the message names it."""
+from ..errors import DataError
 
 
 @dataclass

@@ -11,7 +11,8 @@ from typing import List, Union
 
 import numpy as np
 
-from .base import ArrayDataset, DataError
+from ..errors import DataError
+from .base import ArrayDataset
 
 IMAGE_SHAPE = (3, 32, 32)
 PIXEL_BYTES = 3 * 32 * 32
@@ -79,3 +80,8 @@ def load_cifar(data_dir: Union[str, Path], split: str = "train") -> ArrayDataset
         start = end
     samples -= 1.0
     return ArrayDataset("cifar", samples, labels, pixel_range=(-1.0, 1.0))
+
+
+def load(settings) -> ArrayDataset:
+    """The `cifar` data source: the training split in `settings.data_dir`."""
+    return load_cifar(settings.resolved_data_dir(), "train")

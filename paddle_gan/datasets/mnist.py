@@ -14,7 +14,8 @@ from typing import Union
 
 import numpy as np
 
-from .base import ArrayDataset, DataError
+from ..errors import DataError
+from .base import ArrayDataset
 
 IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions
 LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension
@@ -103,3 +104,8 @@ def load_mnist(data_dir: Union[str, Path], split: str = "train") -> ArrayDataset
     samples /= 127.5
     samples -= 1.0
     return ArrayDataset("mnist", samples, labels.astype(np.int64), pixel_range=(-1.0, 1.0))
+
+
+def load(settings) -> ArrayDataset:
+    """The `mnist` data source: the training split in `settings.data_dir`."""
+    return load_mnist(settings.resolved_data_dir(), "train")

@@ -5,10 +5,13 @@ import numpy as np
 
 from .base import ArrayDataset
 
-SUPPORT = ((0.0, 1.0), (0.0, 1.0))  # the true distribution's support, used by the metrics
-
 
 def load_uniform(size: int = 1_000_000, seed: int = 0) -> ArrayDataset:
     """`size` points drawn once from a generator seeded by `seed`."""
     rng = np.random.default_rng(seed)
     return ArrayDataset("uniform", rng.random((size, 2), dtype=np.float32))
+
+
+def load(settings) -> ArrayDataset:
+    """The `uniform` data source: `data_size` points from the run's seed."""
+    return load_uniform(settings.data_size, settings.seed)

@@ -21,10 +21,12 @@ import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
+from ..errors import UsageError
+
 PathLike = Union[str, Path]
 
 
-class ExtractorError(Exception):
+class ExtractorError(UsageError):
     """A classifier file is missing, altered or does not match the statistics it is used with."""
 
 

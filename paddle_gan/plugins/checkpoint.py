@@ -1,342 +1,52 @@
-"""The `checkpoint` plugin: what goes into a checkpoint, when one is saved, and how a run resumes.
+"""The `checkpoint` plugin: the checkpoint policy, when to save and how many to keep.
 
-A checkpoint holds everything a run needs to continue bit for bit: the three networks' parameters
-and batch-norm statistics, both optimisers' moments, the scheduler, the sampler's position, every
-random stream (Python, NumPy, the noise generator, Paddle), the counters, the fixed sample noise,
-each plugin's `state_dict()` and the resolved settings. Tensors are keyed by structural names
-(`gen_training/gen.hidden.weight`), never by Paddle's per-process names, so any fresh process can
-load them. It saves at every pass end, every `every_n_iters` iterations (after the sync, so the
-three networks agree) and when a signal stops the run; it refuses to save NaN/Inf, keeps the
-newest `keep_last` and never deletes the one the run resumed from. The files themselves are
-`checkpoint_io`'s business.
+It saves at every pass end, every `every_n_iters` iterations (after the sync, so the three
+networks agree) and when a signal stops the run, and keeps the newest `keep_last` checkpoints
+(never the one the run resumed from). What a checkpoint holds and how it is written is the run's
+business (`paddle_gan.checkpoint`, reached through `state.checkpointer`); as a plugin that saves
+the state it runs before the others, so a pass's checkpoint exists before its picture or metrics.
 """
 from __future__ import annotations
 
-import json
 import logging
-import random
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from dataclasses import dataclass, field
 
-import numpy as np
-
-from ..checkpoint_io import (
-    CheckpointError,
-    checkpoint_name,
-    find_resume_checkpoint,
-    load_checkpoint,
-    rotate_checkpoints,
-    save_checkpoint,
-)
-from ..config import ConfigError, settings_to_dict
-from ..step import Diverged
-from .base import Plugin, TrainState
-from .registry import register
+from ..state import TrainState
+from .base import Plugin
 
 log = logging.getLogger("paddle_gan")
 
-FORMAT = "paddle_gan.train_state/2"  # 2: the noise stream saves its chunk start and use
-# Still read: /1 saved the noise generator's state at the next draw, which is /2's state with
-# none of its chunk used, so a /1 checkpoint resumes exactly.
-READABLE_FORMATS = ("paddle_gan.train_state/1", FORMAT)
-NETWORKS = ("gen_training", "dis_training", "generator")
-OPTIMIZERS = ("opt_g", "opt_d")
-# Resuming with another data source, data size or conf cannot continue the same run; any other
-# setting may change (more passes, a new output dir), and a change that alters the results is
-# reported. Settings that only say where and how long to run are not.
-REFUSED = ("data", "conf", "data_size")
-QUIET = ("num_passes", "output_dir", "resume", "use_gpu", "gpu_id", "data_dir", "plugins",
-         "plugin_options")
 
-
-def checkpoint_dir(output_dir) -> Path:
-    return Path(output_dir) / "checkpoints"
-
-
-# --- what goes into a checkpoint -------------------------------------------------------------
-
-def _param_names(nets) -> Dict[str, str]:
-    """Paddle's per-process parameter name -> the structural `<network>/<name>` used in files."""
-    names = {}
-    for net in NETWORKS:
-        for name, param in getattr(nets, net).named_parameters():
-            names.setdefault(param.name, f"{net}/{name}")
-    return names
-
-
-def _optimizer_arrays(optimizer, names: Dict[str, str]) -> Dict[str, np.ndarray]:
-    # Adam's moments and beta-power accumulators, keyed `<accumulator>/<network>/<parameter>`.
-    # `_accumulators` is what `Optimizer.state_dict()` itself reads, minus its per-process names.
-    return {f"{acc}/{names[pname]}": tensor.numpy()
-            for acc, per_param in optimizer._accumulators.items()
-            for pname, tensor in per_param.items()}
-
-
-def _paddle_rng_state() -> Optional[list]:
-    """Paddle's generator state(s) for the current device as JSON (None if Paddle changed it)."""
-    import paddle
-
-    try:
-        encoded = []
-        for gen_state in paddle.get_rng_state():
-            device, seed, offset, engine = gen_state.__getstate__()
-            encoded.append([int(device), int(seed), int(offset), bytes(engine).decode("ascii")])
-        return encoded
-    except (AttributeError, TypeError, ValueError):
-        return None
-
-
-def _set_paddle_rng_state(encoded: Optional[list]) -> None:
-    import paddle
-
-    current = paddle.get_rng_state()
-    if encoded is None or len(encoded) != len(current):
-        log.warning("checkpoint: Paddle's random state not restored (saved on another device)")
-        return
-    states = []
-    for (device, seed, offset, engine), like in zip(encoded, current):
-        state = type(like).__new__(type(like))
-        state.__setstate__((device, seed, offset, list(engine.encode("ascii"))))
-        states.append(state)
-    paddle.set_rng_state(states)
-
-
-def collect(state: TrainState, plugins: List[Plugin], pass_end: bool = False,
-            reason: str = "") -> Tuple[Dict[str, np.ndarray], dict]:
-    """(arrays, meta) of the whole training state. At a pass end the counters are those of the
-    next pass's start, so a resumed run does not fire the pass-end hooks a second time."""
-    nets = state.nets
-    arrays = {"fixed_noise": state.fixed_noise}
-    for net in NETWORKS:
-        for name, tensor in getattr(nets, net).state_dict().items():
-            arrays[f"net/{net}/{name}"] = tensor.numpy()
-    names = _param_names(nets)
-    for opt in OPTIMIZERS:
-        for key, value in _optimizer_arrays(getattr(nets, opt), names).items():
-            arrays[f"opt/{opt}/{key}"] = value
-    legacy = np.random.get_state()
-    arrays["rng/numpy_global_keys"] = legacy[1]
-    py_version, py_internal, py_gauss = random.getstate()
-    resume_at = (state.pass_id + 1, 0) if pass_end else (state.pass_id, state.iteration)
-    meta = {
-        "format": FORMAT,
-        "saved_at": {"pass_id": state.pass_id, "iteration": state.iteration,
-                     "global_step": state.global_step, "pass_end": pass_end, "reason": reason},
-        "counters": {"pass_id": resume_at[0], "iteration": resume_at[1],
-                     "global_step": state.global_step, "decision": state.decision,
-                     "strike": state.strike, "pass_counts": dict(state.pass_counts),
-                     "losses": dict(state.losses)},
-        "scheduler": state.scheduler.state_dict(),
-        "sampler": state.sampler.state_dict(),
-        "rng": {
-            "noise": state.noise.state_dict(),
-            "python": [py_version, list(py_internal), py_gauss],
-            "numpy_global": [legacy[0], int(legacy[2]), int(legacy[3]), float(legacy[4])],
-            "paddle": _paddle_rng_state(),
-        },
-        "plugins": {p.name: p.state_dict() for p in plugins if not isinstance(p, CheckpointPlugin)},
-        "settings": settings_to_dict(state.settings),
-        "sample": {"noise_dim": int(nets.noise_dim), "shape": list(nets.sample_shape),
-                   "pixel_range": (list(state.dataset.pixel_range)
-                                   if state.dataset.pixel_range else None)},
-    }
-    return arrays, meta
-
-
-def non_finite(arrays: Dict[str, np.ndarray]) -> List[str]:
-    """Names of the floating-point arrays holding NaN or Inf."""
-    return [k for k, v in arrays.items()
-            if np.issubdtype(v.dtype, np.floating) and not np.isfinite(v).all()]
-
-
-# --- restoring ---------------------------------------------------------------------------------
-
-def load_tensors(layer, arrays: Dict[str, np.ndarray], prefix: str, where) -> None:
-    """Set every parameter and buffer of `layer` in place from `arrays[prefix + name]`; the names,
-    shapes and dtypes must match exactly (in place, so the sync pairs stay valid)."""
-    tensors = layer.state_dict()
-    saved = {k[len(prefix):] for k in arrays if k.startswith(prefix)}
-    if saved != set(tensors):
-        missing, extra = sorted(set(tensors) - saved), sorted(saved - set(tensors))
-        raise CheckpointError(f"{where}: {prefix.rstrip('/')} does not match the conf module "
-                              f"(missing {missing[:3]}, unexpected {extra[:3]})")
-    for name, tensor in tensors.items():
-        value = arrays[prefix + name]
-        if list(value.shape) != list(tensor.shape) or str(value.dtype) not in str(tensor.dtype):
-            raise CheckpointError(f"{where}: {prefix}{name} is {value.dtype}{list(value.shape)}, "
-                                  f"the network has {tensor.dtype}{list(tensor.shape)}")
-        tensor.set_value(value)
-
-
-def _load_optimizer(optimizer, saved: Dict[str, np.ndarray], nets, where) -> None:
-    import paddle
-
-    params = {}
-    for net in NETWORKS:
-        for name, param in getattr(nets, net).named_parameters():
-            params.setdefault(f"{net}/{name}", param)
-    wanted = {key.split("/", 1)[1] for key in saved}
-    if wanted - params.keys():
-        raise CheckpointError(f"{where}: optimiser state for unknown parameters "
-                              f"{sorted(wanted - params.keys())[:3]}")
-    if wanted:
-        # Adam creates its accumulators at the first update; create them now so they can be set.
-        block = paddle.base.framework.default_main_program().global_block()
-        optimizer._create_accumulators(block, [params[s] for s in sorted(wanted)])
-    names = _param_names(nets)
-    held = {f"{acc}/{names[pname]}": tensor
-            for acc, per_param in optimizer._accumulators.items()
-            for pname, tensor in per_param.items()}
-    if set(held) != set(saved):
-        raise CheckpointError(f"{where}: optimiser state does not match this optimiser "
-                              f"({sorted(set(held) ^ set(saved))[:3]})")
-    for key, tensor in held.items():
-        tensor.set_value(saved[key])
-
-
-def restore(state: TrainState, plugins: List[Plugin], arrays: Dict[str, np.ndarray],
-            meta: dict, where) -> None:
-    """Put a loaded checkpoint into a freshly built state and its plugins."""
-    if meta.get("format") not in READABLE_FORMATS:
-        raise CheckpointError(f"{where}: not a {FORMAT} checkpoint")
-    try:
-        nets = state.nets
-        for net in NETWORKS:
-            load_tensors(getattr(nets, net), arrays, f"net/{net}/", where)
-        for opt in OPTIMIZERS:
-            prefix = f"opt/{opt}/"
-            saved = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-            _load_optimizer(getattr(nets, opt), saved, nets, where)
-        state.fixed_noise = arrays["fixed_noise"]
-        counters = meta["counters"]
-        state.pass_id, state.iteration = int(counters["pass_id"]), int(counters["iteration"])
-        state.global_step, state.strike = int(counters["global_step"]), int(counters["strike"])
-        state.decision, state.losses = counters["decision"], dict(counters["losses"])
-        state.pass_counts = {k: int(v) for k, v in counters["pass_counts"].items()}
-        state.scheduler.load_state_dict(meta["scheduler"])
-        state.sampler.load_state_dict(meta["sampler"])
-        rng = meta["rng"]
-        noise = rng["noise"] if meta["format"] == FORMAT else {"bit_generator": rng["noise"],
-                                                                "used": 0}
-        state.noise.load_state_dict(noise)
-        version, internal, gauss = rng["python"]
-        random.setstate((version, tuple(internal), gauss))
-        kind, pos, has_gauss, cached = rng["numpy_global"]
-        np.random.set_state((kind, arrays["rng/numpy_global_keys"], pos, has_gauss, cached))
-        _set_paddle_rng_state(rng["paddle"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{where}: incomplete or malformed train state "
-                              f"({type(e).__name__}: {e})") from None
-    saved_plugins = meta.get("plugins", {})
-    for plugin in plugins:
-        if plugin.name in saved_plugins:
-            plugin.load_state_dict(saved_plugins[plugin.name])
-    unused = sorted(set(saved_plugins) - {p.name for p in plugins})
-    if unused:
-        log.info(f"checkpoint: state of plugin(s) {', '.join(unused)} not used by this run")
-
-
-def _flat(settings: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in settings.items():
-        if isinstance(value, dict) and key != "plugin_options":
-            flat.update(_flat(value, f"{prefix}{key}."))
-        else:
-            flat[prefix + key] = value
-    return flat
-
-
-def check_settings(saved: dict, current: dict, where) -> None:
-    """Refuse a resume that cannot continue the same run; warn about changes to its results."""
-    old, new = _flat(saved), _flat(current)
-    changed = [k for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)]
-    for key in changed:
-        if key in REFUSED:
-            raise CheckpointError(f"{where} was saved with {key}={old.get(key)!r}, this run has "
-                                  f"{key}={new.get(key)!r}; resume with the same {key} or start "
-                                  f"a new output dir")
-    loud = [k for k in changed if k not in QUIET]
-    if loud:
-        what = ", ".join(f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in loud)
-        log.warning(f"resuming with changed settings: {what} (the run will not continue exactly "
-                    f"as it would have)")
-
-
-def resume(state: TrainState, plugins: List[Plugin], resume_from: str,
-           warn: Callable[[str], object] = log.warning) -> Path:
-    """Restore `state` and `plugins` from `resume_from` ("auto": the newest valid checkpoint under
-    the output dir, else a checkpoint folder); returns the checkpoint used."""
-    if resume_from == "auto":
-        path = find_resume_checkpoint(checkpoint_dir(state.output_dir), warn=warn)
-    else:
-        path = Path(resume_from)
-    arrays, meta = load_checkpoint(path)
-    check_settings(meta.get("settings", {}), settings_to_dict(state.settings), path)
-    restore(state, plugins, arrays, meta, path)
-    log.info(f"resuming from {path}: pass {state.pass_id} iteration {state.iteration} "
-             f"(step {state.global_step})")
-    return path
-
-
-def attach(plugins: List[Plugin], resumed_from: Optional[Path]) -> None:
-    """Hand the checkpoint plugin(s) the other plugins (whose states they save) and the
-    checkpoint this run resumed from (which rotation must keep)."""
-    for plugin in plugins:
-        if isinstance(plugin, CheckpointPlugin):
-            plugin.plugins, plugin.resumed_from = plugins, resumed_from
-
-
-# --- the plugin --------------------------------------------------------------------------------
-
-@register
 class CheckpointPlugin(Plugin):
     name = "checkpoint"
+    saves_state = True
 
     @dataclass
     class Options:
-        every_n_iters: int = 0  # also save every N iterations; 0: only at pass ends (and stops)
-        keep_last: int = 3  # newest checkpoints kept; older ones are deleted
+        # also save every N iterations; 0: only at pass ends (and stops)
+        every_n_iters: int = field(default=0, metadata={"min": 0})
+        keep_last: int = field(default=3, metadata={"min": 1})  # older ones are deleted
 
     def __init__(self, options: Options):
-        if options.every_n_iters < 0 or options.keep_last < 1:
-            raise ConfigError("plugin_options.checkpoint: every_n_iters must be >= 0 and "
-                              f"keep_last >= 1, got {options.every_n_iters}, {options.keep_last}")
         self.every, self.keep_last = options.every_n_iters, options.keep_last
-        self.plugins: List[Plugin] = []  # set by `attach`; without it only this plugin is saved
-        self.resumed_from: Optional[Path] = None
-        self._last_saved = None
 
-    def save(self, state: TrainState, pass_end: bool, reason: str) -> Optional[Path]:
-        arrays, meta = collect(state, self.plugins, pass_end, reason)
-        bad = non_finite(arrays)
-        if bad:
-            # A NaN weight can hide behind finite losses (ReLU maps NaN to 0), so this is where
-            # such a run is caught: stop as diverged, keeping the last good checkpoint.
-            raise Diverged(bad[0], "NaN/Inf", kind="parameter")
-        try:
-            json.dumps(meta, allow_nan=False)
-        except ValueError:
-            log.warning(f"checkpoint at step {state.global_step} NOT saved: NaN/Inf in its meta")
-            return None
-        directory = checkpoint_dir(state.output_dir)
-        path = save_checkpoint(directory, checkpoint_name(state.global_step, state.pass_id),
-                               arrays, meta)
-        self._last_saved = (state.global_step, pass_end)
-        rotate_checkpoints(directory, self.keep_last, protect=self.resumed_from)
-        log.info(f"checkpoint ({reason}): {path}")
-        return path
+    def _save(self, state: TrainState, reason: str, pass_end: bool = False) -> None:
+        saved = state.checkpointer.save(state, reason, pass_end)
+        if saved is not None:
+            state.checkpointer.rotate(self.keep_last)
+            log.info(f"checkpoint ({reason}): {saved.path}")
 
     def on_sync(self, state: TrainState) -> None:
         # The last iteration of a pass is saved by on_pass_end right after, with the counters of
         # the next pass's start.
         at_pass_end = state.iteration >= state.settings.iters_per_pass
         if self.every and state.global_step % self.every == 0 and not at_pass_end:
-            self.save(state, pass_end=False, reason=f"every {self.every} iterations")
+            self._save(state, f"every {self.every} iterations")
 
     def on_pass_end(self, state: TrainState) -> None:
-        self.save(state, pass_end=True, reason=f"end of pass {state.pass_id}")
+        self._save(state, f"end of pass {state.pass_id}", pass_end=True)
 
     def on_train_end(self, state: TrainState) -> None:
-        if state.stop_reason and self._last_saved != (state.global_step, False):
-            self.save(state, pass_end=False, reason=state.stop_reason)
+        last = state.last_checkpoint
+        if state.stop_reason and not (last and last.global_step == state.global_step):
+            self._save(state, state.stop_reason)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .base import Plugin, TrainState
-from .registry import register
+from ..state import DIS, GEN, TrainState
+from .base import Plugin
 
 log = logging.getLogger("paddle_gan")
 
@@ -20,14 +20,13 @@ def format_duration(seconds: float) -> str:
     return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
-@register
 class ConsolePlugin(Plugin):
     name = "console"
     writes_files = False  # every rank may print; only rank 0's logger writes train.log
 
     @dataclass
     class Options:
-        every_n_iters: int = 100
+        every_n_iters: int = field(default=100, metadata={"min": 1})
 
     def __init__(self, options: Options):
         self.every = options.every_n_iters
@@ -54,10 +53,11 @@ class ConsolePlugin(Plugin):
         rate = (state.global_step - self._mark[1]) / max(now - self._mark[0], 1e-9)
         self._mark = (now, state.global_step)
         eta = (self._total - state.global_step) / max(rate, 1e-9)
-        losses = " ".join(f"{k} {v:.4f}" for k, v in state.losses.items())
+        result = state.result
+        losses = " ".join(f"{k} {v:.4f}" for k, v in result.losses.items())
         log.info(
             f"pass {state.pass_id} iter {state.iteration}/{state.settings.iters_per_pass} | "
-            f"{losses} | trained {state.decision} (strike {state.strike}) | "
+            f"{losses} | trained {result.decision} (strike {state.strike}) | "
             f"{rate:.1f} it/s | ETA {format_duration(eta)}"
         )
 
@@ -65,5 +65,5 @@ class ConsolePlugin(Plugin):
         counts, took = state.pass_counts, time.perf_counter() - self._pass_start
         log.info(
             f"pass {state.pass_id} done in {format_duration(took)}: "
-            f"{counts['dis']} D steps, {counts['gen']} G steps"
+            f"{counts[DIS]} D steps, {counts[GEN]} G steps"
         )

@@ -3,20 +3,21 @@
 Images become an 8x8 grid; 2-D points a scatter over the true support next to a 2-D histogram,
 and for 2-D data the plugin also logs the share of points inside the support and how many grid
 cells hold at least half their expected share. The noise is `state.fixed_noise` (restored on
-resume), so pictures are comparable across passes and runs.
+resume), so pictures are comparable across passes and runs. The picture is published as
+`state.picture` for other plugins (the VisualDL dashboard shows the same one).
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..metrics.two_d import coverage, inside_share, true_distribution
+from ..metrics.two_d import DISTRIBUTIONS, coverage, inside_share
 from ..networks import generate
-from ..render import save_samples
-from .base import Plugin, TrainState
-from .registry import register
+from ..render import samples_png
+from ..state import Picture, TrainState
+from .base import Plugin
 
 log = logging.getLogger("paddle_gan")
 
@@ -25,13 +26,13 @@ def sample_path(output_dir, pass_id: int):
     return output_dir / "samples" / f"pass-{pass_id:04d}.png"
 
 
-@register
 class SamplesPlugin(Plugin):
     name = "samples"
 
     @dataclass
     class Options:
-        grid: int = 10  # 2-D data: cells per side for the coverage count and the histogram
+        # 2-D data: cells per side for the coverage count and the histogram
+        grid: int = field(default=10, metadata={"min": 1, "max": 1000})
 
     def __init__(self, options: Options):
         self.grid = options.grid
@@ -43,15 +44,15 @@ class SamplesPlugin(Plugin):
     def on_pass_end(self, state: TrainState) -> None:
         samples = generate(state.nets.generator, state.fixed_noise)
         path = sample_path(state.output_dir, state.pass_id)
-        if state.dataset.is_image:
-            save_samples(samples, path, state.dataset.pixel_range)
-            log.info(f"pass {state.pass_id} samples: {path}")
-            return
-        dist = true_distribution(state.settings.data)
-        inside = inside_share(samples, dist)
-        cells = int(round(coverage(samples, dist, self.grid) * self.grid**2))
-        save_samples(samples, path, title=f"pass {state.pass_id}")
-        log.info(
-            f"pass {state.pass_id} samples: {inside:.1%} inside the support, {cells}/"
-            f"{self.grid**2} cells hold at least half their expected share; {path}"
-        )
+        png = samples_png(samples, state.dataset.pixel_range, f"pass {state.pass_id}")
+        message = f"pass {state.pass_id} samples: {path}"
+        distribution = DISTRIBUTIONS.get(state.settings.data)
+        if distribution is not None:  # 2-D data with a known true distribution
+            dist = distribution()
+            inside = inside_share(samples, dist)
+            cells = int(round(coverage(samples, dist, self.grid) * self.grid**2))
+            message = (f"pass {state.pass_id} samples: {inside:.1%} inside the support, {cells}/"
+                       f"{self.grid**2} cells hold at least half their expected share; {path}")
+        path.write_bytes(png)
+        state.picture = Picture(state.pass_id, png, path)
+        log.info(message)

@@ -1,18 +1,20 @@
 """The `visualdl` plugin: VisualDL dashboards of a run, written under `<output_dir>/vdl/`.
 
 Every `every_n_iters` iterations it logs the four losses, which network was trained and its
-strike, and the speed; per pass the D and G step counts and the sample picture (the very picture
-the `samples` plugin saves); every `histogram_every_n_iters` iterations (0: never) a histogram of
-each parameter; once per record file the run's settings as hyper-parameters and as text. The step
-of every record is `state.global_step`, and the record file's name survives a resume through
-`state_dict()`, so a resumed run appends to the same file and its curves continue where they
-stopped. If VisualDL cannot be imported, training goes on with one warning and no dashboards.
+strike, and the speed; per pass the D and G step counts, the sample picture (the one the
+`samples` plugin published, else drawn the same way) and the metrics the `metrics` plugin
+published; every `histogram_every_n_iters` iterations (0: never) a histogram of each parameter;
+once per record file the run's settings as hyper-parameters and as text. The step of every record
+is `state.global_step`, and the record file's name survives a resume through `state_dict()`, so a
+resumed run appends to the same file and its curves continue where they stopped. If VisualDL
+cannot be imported, training goes on with one warning and no dashboards.
 """
 from __future__ import annotations
 
 import contextlib
 import io
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +22,9 @@ from typing import Any, Dict, Optional
 
 import yaml
 
-from ..config import settings_to_dict
-from .base import Plugin, TrainState
-from .registry import register
-from .samples import sample_path
+from ..config import flatten_settings, settings_to_dict
+from ..state import DIS, GEN, TrainState
+from .base import Plugin
 
 log = logging.getLogger("paddle_gan")
 
@@ -31,33 +32,19 @@ LOSS_TAGS = {"d_real": "loss/d_real", "d_fake": "loss/d_fake", "d": "loss/d", "g
 SAMPLES_TAG = "samples/fixed_noise"
 
 
-def flatten_settings(settings: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
-    """Nested settings -> {"optimizer.beta1": 0.5, ...}; lists joined by commas, None dropped."""
-    flat = {}
-    for key, value in settings.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten_settings(value, name + "."))
-        elif isinstance(value, (list, tuple)):
-            flat[name] = ",".join(str(v) for v in value)
-        elif isinstance(value, bool):
-            flat[name] = int(value)  # VisualDL's hparams table takes int, float or str
-        elif isinstance(value, (int, float, str)):
-            flat[name] = value
-    return flat
-
-
-def import_log_writer():
-    """visualdl.LogWriter, or None (with one warning) when the package is missing or broken."""
+def open_log_writer(logdir: Path, file_name: str = ""):
+    """A visualdl.LogWriter on `logdir` (appending to `file_name` when it exists there), or
+    None, with one warning, when the package is missing or broken."""
     try:
         from visualdl import LogWriter
     except Exception as err:  # a broken install fails in many ways, none should stop training
         log.warning(f"visualdl plugin disabled: cannot import visualdl ({err}); training goes on")
         return None
-    return LogWriter
+    # VisualDL prints a line when it appends to an existing file; the log says it instead.
+    with contextlib.redirect_stdout(io.StringIO()):
+        return LogWriter(logdir=str(logdir), file_name=file_name)
 
 
-@register
 class VisualDLPlugin(Plugin):
     name = "visualdl"
 
@@ -66,15 +53,15 @@ class VisualDLPlugin(Plugin):
         every_n_iters: int = field(default=10, metadata={"min": 1})  # scalars
         # parameter histograms every M iterations; 0: off (they cost time, see the README)
         histogram_every_n_iters: int = field(default=0, metadata={"min": 0})
-        histogram_buckets: int = field(default=30, metadata={"min": 1})
+        histogram_buckets: int = field(default=30, metadata={"min": 1, "max": 10_000})
 
     def __init__(self, options: Options):
         self.every = options.every_n_iters
         self.hist_every = options.histogram_every_n_iters
         self.buckets = options.histogram_buckets
-        self._log_writer_cls = None
         self._writer = None
         self._file_name: Optional[str] = None  # restored on resume: append to the same file
+        self._metrics_step: Optional[int] = None  # the step of the last metrics written
 
     def state_dict(self) -> Dict[str, Any]:
         return {"file_name": self._file_name} if self._file_name else {}
@@ -83,28 +70,18 @@ class VisualDLPlugin(Plugin):
         self._file_name = state.get("file_name") or self._file_name
 
     def on_train_start(self, state: TrainState) -> None:
-        self._log_writer_cls = import_log_writer()
-        self._mark = time.perf_counter()
-        self._iters_since_write = 0
-
-    def _open(self, state: TrainState):
-        """The writer, opened on first use, so that a `load_state_dict` arriving after
-        on_train_start still decides which file a resumed run appends to."""
+        logdir = state.output_dir / "vdl"
+        resumed = bool(self._file_name) and (logdir / self._file_name).is_file()
+        self._writer = open_log_writer(logdir, self._file_name or "")
         if self._writer is None:
-            logdir = state.output_dir / "vdl"
-            resumed = bool(self._file_name) and (logdir / self._file_name).is_file()
-            # VisualDL prints a line when it appends to an existing file; the log says it instead.
-            with contextlib.redirect_stdout(io.StringIO()):
-                self._writer = self._log_writer_cls(
-                    logdir=str(logdir), file_name=self._file_name or ""
-                )
-            self._file_name = Path(self._writer.file_name).name
-            if resumed:
-                log.info(f"visualdl: appending to {logdir / self._file_name}")
-            else:
-                self._log_settings(state)
-                log.info(f"visualdl: logging to {logdir}")
-        return self._writer
+            return
+        self._file_name = Path(self._writer.file_name).name
+        if resumed:
+            log.info(f"visualdl: appending to {logdir / self._file_name}")
+        else:
+            self._log_settings(state)
+            log.info(f"visualdl: logging to {logdir}")
+        self._mark, self._iters_since_write = time.perf_counter(), 0
 
     def _log_settings(self, state: TrainState) -> None:
         settings = settings_to_dict(state.settings)
@@ -117,7 +94,7 @@ class VisualDLPlugin(Plugin):
         )
 
     def on_step_end(self, state: TrainState) -> None:
-        if self._log_writer_cls is None:
+        if self._writer is None:
             return
         self._iters_since_write += 1
         if state.global_step % self.every:
@@ -125,11 +102,11 @@ class VisualDLPlugin(Plugin):
         now = time.perf_counter()
         rate = self._iters_since_write / max(now - self._mark, 1e-9)
         self._mark, self._iters_since_write = now, 0
-        writer, step = self._open(state), state.global_step
+        writer, step, result = self._writer, state.global_step, state.result
         for key, tag in LOSS_TAGS.items():
-            if key in state.losses:
-                writer.add_scalar(tag, state.losses[key], step)
-        writer.add_scalar("scheduler/trained", 1 if state.decision == "dis" else 0, step)
+            if key in result.losses:
+                writer.add_scalar(tag, result.losses[key], step)
+        writer.add_scalar("scheduler/trained", 1 if result.decision == DIS else 0, step)
         writer.add_scalar("scheduler/strike", state.strike, step)
         writer.add_scalar("speed/iters_per_s", rate, step)
         writer.add_scalar("speed/samples_per_s", rate * state.settings.batch_size, step)
@@ -137,42 +114,52 @@ class VisualDLPlugin(Plugin):
     def on_sync(self, state: TrainState) -> None:
         # After the sync generator_training holds the newest values of both G and D.
         due = self.hist_every and state.global_step % self.hist_every == 0
-        if self._log_writer_cls is None or not due:
+        if self._writer is None or not due:
             return
-        writer = self._open(state)
         for name, param in state.nets.gen_training.named_parameters():
-            writer.add_histogram(
+            self._writer.add_histogram(
                 f"params/{name}", param.numpy().ravel(), state.global_step, buckets=self.buckets
             )
 
+    def on_pass_start(self, state: TrainState) -> None:
+        self._log_new_metrics(state)
+
     def on_pass_end(self, state: TrainState) -> None:
-        if self._log_writer_cls is None:
+        if self._writer is None:
             return
-        writer, step = self._open(state), state.global_step
-        writer.add_scalar("pass/d_steps", state.pass_counts["dis"], step)
-        writer.add_scalar("pass/g_steps", state.pass_counts["gen"], step)
+        writer, step = self._writer, state.global_step
+        writer.add_scalar("pass/d_steps", state.pass_counts[DIS], step)
+        writer.add_scalar("pass/g_steps", state.pass_counts[GEN], step)
         writer.add_image(SAMPLES_TAG, self._samples_picture(state), step)
+        self._log_new_metrics(state)
+
+    def on_train_end(self, state: TrainState) -> None:
+        self._log_new_metrics(state)
+
+    def _log_new_metrics(self, state: TrainState) -> None:
+        """The `metrics` plugin's newest result, once: at this pass end if it measured before
+        this plugin ran, else at the next hook that comes (its step says when it was taken)."""
+        from ..metrics.evaluator import headline
+
+        result = state.metrics
+        if self._writer is None or result is None or result["global_step"] == self._metrics_step:
+            return
+        self._metrics_step = result["global_step"]
+        for name, value in headline(result):
+            self._writer.add_scalar(f"metrics/{name}", math.nan if value is None else value,
+                                    self._metrics_step)
 
     def _samples_picture(self, state: TrainState):
-        from ..render import png_to_rgb, samples_rgb
+        from ..render import png_to_rgb, samples_png
 
-        names = list(state.settings.plugins)
-        # The samples plugin has already saved this pass's PNG only when it runs before us;
-        # any other PNG there may be a stale one from an earlier run.
-        if "samples" in names and self.name in names and (
-            names.index("samples") < names.index(self.name)
-        ):
-            path = sample_path(state.output_dir, state.pass_id)
-            if path.is_file():
-                return png_to_rgb(path)
+        if state.picture is not None and state.picture.pass_id == state.pass_id:
+            return png_to_rgb(state.picture.png)
         from ..networks import generate
 
         samples = generate(state.nets.generator, state.fixed_noise)
-        if state.dataset.is_image:
-            return samples_rgb(samples, state.dataset.pixel_range)
-        return samples_rgb(samples, title=f"pass {state.pass_id}")
+        return png_to_rgb(samples_png(samples, state.dataset.pixel_range, f"pass {state.pass_id}"))
 
-    def on_train_end(self, state: TrainState) -> None:
+    def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
             self._writer = None

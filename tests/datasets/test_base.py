@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from paddle_gan.datasets import base
-from paddle_gan.datasets.base import BatchSampler, DataError
+from paddle_gan.datasets.base import BatchSampler
+from paddle_gan.errors import DataError
 
 SAMPLES = np.arange(50 * 2, dtype=np.float32).reshape(50, 2)
 

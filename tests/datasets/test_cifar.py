@@ -4,8 +4,8 @@ DataError naming the file and what was expected."""
 import numpy as np
 import pytest
 
-from paddle_gan.datasets.base import DataError
 from paddle_gan.datasets.cifar import load_cifar
+from paddle_gan.errors import DataError
 
 TRAIN = [f"data_batch_{i}.bin" for i in range(1, 6)]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from paddle_gan.datasets.base import DataError
 from paddle_gan.datasets.mnist import load_mnist, read_idx
+from paddle_gan.errors import DataError
 
 REPO = Path(__file__).resolve().parents[2]
 REAL_MNIST = next(

@@ -1,5 +1,5 @@
 """The metrics plugin on tiny runs: a JSON line and a console line per pass, the options, training
-bit-identical with and without it, NaN written as null, VisualDL records surviving a resume, and
+bit-identical with and without it, NaN written as null, the result published on the state, and
 the image cases (an untrained tiny extractor: these tests are about plumbing, not quality)."""
 import json
 import struct
@@ -11,11 +11,13 @@ import paddle
 import pytest
 
 from paddle_gan import cli
-from paddle_gan.checkpoint_io import load_checkpoint
+from paddle_gan.checkpoint.files import load_checkpoint
+from paddle_gan.checkpoint.reader import find_checkpoint
 from paddle_gan.config import Settings
-from paddle_gan.generate import find_checkpoint
 from paddle_gan.metrics.classifier import LeNet, file_sha256, save_classifier
 from paddle_gan.plugins.metrics import MetricsPlugin
+from paddle_gan.trainer import train
+from tests.helpers import tiny_state
 
 TWO_D_KEYS = {"inside", "coverage", "sliced_w1", "ks", "distribution", "n_samples", "seed", "grid",
               "n_projections", "ks_points", "checkpoint", "pass", "data", "global_step"}
@@ -73,7 +75,7 @@ def test_options_frequency_sample_count_and_off(tmp_path):
 
 
 def checkpoint_contents(run_dir: Path):
-    arrays, meta = load_checkpoint(find_checkpoint(run_dir))
+    _, arrays, meta = find_checkpoint(run_dir)
     return arrays, {k: meta[k] for k in ("counters", "rng", "scheduler", "sampler")}
 
 
@@ -108,28 +110,30 @@ def test_nan_metrics_are_written_as_null(tmp_path, capsys):
     plugin = MetricsPlugin(MetricsPlugin.Options(n_samples=50))
     settings = Settings(data="uniform", plugins=["metrics"], num_passes=1)
     state = SimpleNamespace(settings=settings, output_dir=tmp_path, pass_id=0, global_step=7,
-                            nets=SimpleNamespace(generator=NaNGenerator(), noise_dim=10))
+                            nets=SimpleNamespace(generator=NaNGenerator(), noise_dim=10),
+                            last_checkpoint=None)
     plugin.on_train_start(state)
     plugin.on_pass_end(state)
     (record,) = strict_lines(tmp_path / "metrics.jsonl")
     assert (record["sliced_w1"], record["ks"], record["inside"]) == (None, None, 0.0)
 
 
-def test_visualdl_records_in_their_own_folder_continue_after_resume(tmp_path):
-    from visualdl import LogReader
+def test_the_result_is_published_and_names_the_checkpoint_of_its_step(tmp_path):
+    # Listed before the checkpoint plugin, which still saves first: the pass's checkpoint exists
+    # when the metrics are taken, and metrics.jsonl names it.
+    from paddle_gan.plugins import build_plugins
 
-    out = tmp_path / "run"
-    options = ["--set", "plugin_options.metrics.n_samples=200"]
-    assert cli.main(uniform_args(out, "visualdl, metrics, checkpoint", *options, passes=1)) == 0
-    assert cli.main(uniform_args(out, "visualdl, metrics, checkpoint", *options,
-                                 "--resume", "auto", passes=2)) == 0
-    (record_file,) = (out / "vdl" / "metrics").iterdir()  # appended to, not replaced
-    reader = LogReader(file_path=str(record_file))
-    for tag in ("metrics/inside", "metrics/coverage", "metrics/sliced_w1", "metrics/ks"):
-        assert [r.id for r in reader.get_data("scalar", tag)] == [15, 30]
-    # the visualdl plugin's own record file is still the only one in its folder
-    assert len([p for p in (out / "vdl").iterdir() if p.is_file()]) == 1
-    assert [r["pass"] for r in strict_lines(out / "metrics.jsonl")] == [0, 1]
+    state = tiny_state(tmp_path, passes=2, iters=5)
+    plugins = build_plugins(["metrics", "checkpoint"],
+                            {"metrics": {"n_samples": 100}}, is_writer=True)
+    state.checkpointer.plugins = plugins
+    train(state, plugins)
+    lines = strict_lines(tmp_path / "metrics.jsonl")
+    assert state.metrics == lines[-1] and state.metrics["global_step"] == 10
+    assert [r["checkpoint"] for r in lines] == [
+        str(tmp_path / "checkpoints" / name)
+        for name in ("step-00000005-pass-0000", "step-00000010-pass-0001")]
+    assert load_checkpoint(lines[0]["checkpoint"])[1]["saved_at"]["global_step"] == 5
 
 
 # --- images ------------------------------------------------------------------------------------

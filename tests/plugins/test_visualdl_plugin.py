@@ -1,5 +1,4 @@
 """The visualdl plugin against the real VisualDL server, its resume contract and its fallback."""
-import io
 import json
 import socket
 import subprocess
@@ -16,9 +15,10 @@ import pytest
 
 from paddle_gan import cli
 from paddle_gan.config import Settings
-from paddle_gan.plugins.registry import build_plugins
-from paddle_gan.plugins.visualdl import VisualDLPlugin, flatten_settings
-from paddle_gan.render import png_to_rgb, samples_rgb, save_samples
+from paddle_gan.plugins import build_plugins
+from paddle_gan.plugins.visualdl import VisualDLPlugin
+from paddle_gan.render import png_to_rgb
+from paddle_gan.state import StepResult
 
 PER_ITER_TAGS = [
     "loss/d_real", "loss/d_fake", "loss/d", "loss/g", "scheduler/trained", "scheduler/strike",
@@ -113,8 +113,8 @@ def test_real_server_serves_every_tag_with_the_right_points(visualdl_server, tra
     assert [i["step"] for i in images] == [ITERS, 2 * ITERS]
     # The dashboard shows exactly the picture the samples plugin saved for that pass.
     served = get(port, "image/image", run=run, tag="samples/fixed_noise", index=1)
-    served_rgb = png_to_rgb(io.BytesIO(served))
-    assert np.array_equal(served_rgb, png_to_rgb(trained_run / "samples" / "pass-0001.png"))
+    saved = (trained_run / "samples" / "pass-0001.png").read_bytes()
+    assert np.array_equal(png_to_rgb(served), png_to_rgb(saved))
 
     hist_tags = get(port, "histogram/tags")["data"]["tags"][0]
     assert "params/gen.hidden.weight" in hist_tags and "params/dis.out.bias" in hist_tags
@@ -135,16 +135,17 @@ class FakeState:
     output_dir: Path
     settings: Settings = field(default_factory=lambda: Settings(batch_size=4))
     global_step: int = 0
-    losses: dict = field(default_factory=dict)
-    decision: str = "dis"
+    result: StepResult = field(default_factory=StepResult)
     strike: int = 1
+    metrics: dict = None
 
 
 def run_steps(plugin, state, steps):
     plugin.on_train_start(state)
     for step in steps:
         state.global_step = step
-        state.losses = {"d_real": 0.1, "d_fake": 0.2, "d": 0.15, "g": float(step)}
+        state.result = StepResult("dis", {"d_real": 0.1, "d_fake": 0.2, "d": 0.15,
+                                          "g": float(step)})
         plugin.on_step_end(state)
 
 
@@ -156,13 +157,12 @@ def test_resume_appends_to_the_same_file_and_steps_continue(tmp_path):
     state = FakeState(output_dir=tmp_path)
     run_steps(first, state, range(1, 7))
     saved = json.loads(json.dumps(first.state_dict()))  # what a checkpoint would keep
-    first.on_train_end(state)
+    first.close()
 
     resumed = VisualDLPlugin(options)
-    resumed.on_train_start(state)  # the checkpoint plugin may restore after this hook
-    resumed.load_state_dict(saved)
+    resumed.load_state_dict(saved)  # the run restores plugins before training starts
     run_steps(resumed, state, range(7, 11))
-    resumed.on_train_end(state)
+    resumed.close()
 
     (record_file,) = (tmp_path / "vdl").iterdir()
     reader = LogReader(file_path=str(record_file))
@@ -170,14 +170,17 @@ def test_resume_appends_to_the_same_file_and_steps_continue(tmp_path):
     assert len(reader.get_data("text", "config")) == 1  # settings recorded once
 
 
-def test_real_resume_continues_the_curves(tmp_path):
+@pytest.mark.parametrize("plugins", ["[samples,visualdl,metrics,checkpoint]",
+                                     "[samples,metrics,visualdl,checkpoint]"])
+def test_real_resume_continues_the_curves_and_charts_the_metrics(tmp_path, plugins):
     from visualdl import LogReader
 
     out = tmp_path / "run"
     args = [
         "-d", "uniform", "--iters_per_pass", "10", "--batch_size", "16", "--output_dir", str(out),
-        "--set", "data_size=500", "--set", "plugins=[samples,visualdl,checkpoint]",
+        "--set", "data_size=500", "--set", f"plugins={plugins}",
         "--set", "plugin_options.visualdl.every_n_iters=1",
+        "--set", "plugin_options.metrics.n_samples=200",
     ]
     assert cli.main(args + ["--num_passes", "1"]) == 0
     assert cli.main(args + ["--num_passes", "2", "--resume", "auto"]) == 0
@@ -187,6 +190,12 @@ def test_real_resume_continues_the_curves(tmp_path):
     assert [r.id for r in reader.get_data("scalar", "loss/d")] == list(range(1, 21))
     assert [r.id for r in reader.get_data("image", "samples/fixed_noise")] == [10, 20]
     assert len(reader.get_data("text", "config")) == 1
+    # The metrics plugin's results, in whichever order the two plugins run, at their steps.
+    logged = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    for name in ("inside", "coverage", "sliced_w1", "ks"):
+        charted = reader.get_data("scalar", f"metrics/{name}")
+        assert [r.id for r in charted] == [10, 20]
+        assert [r.value for r in charted] == pytest.approx([m[name] for m in logged]), name
 
 
 def test_visualdl_missing_training_runs_with_one_warning(tmp_path, monkeypatch):
@@ -206,17 +215,3 @@ def test_visualdl_missing_training_runs_with_one_warning(tmp_path, monkeypatch):
 def test_only_rank_0_gets_the_plugin():
     assert build_plugins(["visualdl"], {}, is_writer=False) == []
     assert isinstance(build_plugins(["visualdl"], {}, is_writer=True)[0], VisualDLPlugin)
-
-
-def test_rendered_picture_equals_the_saved_png(tmp_path):
-    points = np.random.default_rng(0).random((64, 2)).astype(np.float32)
-    save_samples(points, tmp_path / "p.png", title="pass 3")
-    assert np.array_equal(samples_rgb(points, title="pass 3"), png_to_rgb(tmp_path / "p.png"))
-    images = np.random.default_rng(1).uniform(-1, 1, (64, 1, 8, 8)).astype(np.float32)
-    save_samples(images, tmp_path / "g.png", (-1.0, 1.0))
-    assert np.array_equal(samples_rgb(images, (-1.0, 1.0)), png_to_rgb(tmp_path / "g.png"))
-
-
-def test_flatten_settings_keeps_scalars_only():
-    flat = flatten_settings({"a": {"b": 1, "c": None}, "l": ["x", "y"], "t": True, "f": 0.5})
-    assert flat == {"a.b": 1, "l": "x,y", "t": 1, "f": 0.5}

@@ -7,8 +7,10 @@ import math
 
 import pytest
 
-from paddle_gan import benchmark
 from paddle_gan.config import REPO_ROOT, load_conf_module
+from tests.helpers import load_tool
+
+benchmark = load_tool("benchmark")
 
 
 def numbers(tree, path=""):

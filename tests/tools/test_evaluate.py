@@ -1,7 +1,6 @@
 """tools/evaluate.py on checkpoints made here: the JSON protocol, the very numbers the metrics
 plugin logged for that pass, an MNIST checkpoint measured with a classifier trained in seconds
 and a reference cache in tmp, bad checkpoints as exit 2, and the pinned extractor's hash check."""
-import importlib.util
 import json
 import shutil
 import struct
@@ -11,22 +10,13 @@ import paddle
 import paddle.nn.functional as F
 import pytest
 
-from paddle_gan import evaluate
 from paddle_gan.cli import main as train_main
-from paddle_gan.config import REPO_ROOT
 from paddle_gan.datasets.mnist import load_mnist
+from paddle_gan.metrics import evaluator as evaluate
 from paddle_gan.metrics.classifier import ExtractorError, LeNet, save_classifier
+from tests.helpers import load_tool
 
-
-def tool_main():
-    spec = importlib.util.spec_from_file_location("tool_evaluate", REPO_ROOT / "tools" /
-                                                  "evaluate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
-
-
-evaluate_main = tool_main()
+evaluate_main = load_tool("evaluate").main
 
 
 def jsonl(path):

@@ -11,16 +11,16 @@ import re
 import numpy as np
 import pytest
 
-from paddle_gan import checkpoint_io as cio
-from paddle_gan.checkpoint_io import (
-    CheckpointError,
+from paddle_gan.checkpoint import files as cio
+from paddle_gan.checkpoint.files import (
     checkpoint_name,
-    find_resume_checkpoint,
     list_checkpoints,
     load_checkpoint,
+    newest_valid,
     rotate_checkpoints,
     save_checkpoint,
 )
+from paddle_gan.errors import CheckpointError
 
 
 def _arrays():
@@ -123,7 +123,7 @@ def test_crash_leftover_temp_folder_is_ignored(tmp_path):
     leftover.mkdir()
     (leftover / "arrays.npz").write_bytes(b"PK\x03\x04half")
     assert list_checkpoints(tmp_path) == [prev]
-    assert find_resume_checkpoint(tmp_path, warn=pytest.fail) == prev
+    assert newest_valid(tmp_path, warn=pytest.fail)[0] == prev
 
 
 def test_truncated_newest_falls_back_with_one_line_warning(tmp_path):
@@ -132,7 +132,7 @@ def test_truncated_newest_falls_back_with_one_line_warning(tmp_path):
     data = (newest / "arrays.npz").read_bytes()
     (newest / "arrays.npz").write_bytes(data[: len(data) // 2])
     warnings = []
-    assert find_resume_checkpoint(tmp_path, warn=warnings.append) == prev
+    assert newest_valid(tmp_path, warn=warnings.append)[0] == prev
     assert len(warnings) == 1 and "\n" not in warnings[0]
     assert newest.name in warnings[0] and "truncated" in warnings[0]
     with pytest.raises(CheckpointError, match="arrays.npz is .* bytes"):
@@ -246,12 +246,12 @@ def test_rotation_keeps_last_k_and_the_protected_one(tmp_path):
 def test_find_on_missing_empty_or_all_broken_dir_names_it(tmp_path):
     missing = tmp_path / "missing"
     with pytest.raises(CheckpointError, match=f"{_p(missing)}: no such checkpoint directory"):
-        find_resume_checkpoint(missing)
+        newest_valid(missing)
     with pytest.raises(CheckpointError, match=f"{_p(tmp_path)}: no checkpoints"):
-        find_resume_checkpoint(tmp_path)
+        newest_valid(tmp_path)
     for step in (1, 2):
         (_save(tmp_path, step) / "meta.json").write_bytes(b"")
     warnings = []
     with pytest.raises(CheckpointError, match=f"{_p(tmp_path)}: none of its 2 checkpoints"):
-        find_resume_checkpoint(tmp_path, warn=warnings.append)
+        newest_valid(tmp_path, warn=warnings.append)
     assert len(warnings) == 2

@@ -1,11 +1,11 @@
-"""The checkpoint file layer: how one checkpoint folder is written, verified, found and rotated.
+"""The checkpoint files: how one checkpoint folder is written, verified, found and rotated.
 
 A checkpoint is a folder `<directory>/step-XXXXXXXX-pass-YYYY/` holding `arrays.npz` (every tensor,
 read back with `allow_pickle=False`), `meta.json` (everything else, plain JSON) and `manifest.json`
 (size and SHA-256 of both). Neither format can run code on load, so a checkpoint from anywhere is
 safe to open; the manifest catches truncation and corruption before anything is parsed. A folder is
 built under a hidden temporary name, fsynced, then renamed into place, so a crash never leaves a
-half-written checkpoint under a final name. What goes *into* a checkpoint is the plugin's business.
+half-written checkpoint under a final name. What goes *into* one is `train_state`'s business.
 """
 from __future__ import annotations
 
@@ -17,10 +17,12 @@ import re
 import shutil
 import zipfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Tuple
 from urllib.parse import quote, unquote
 
 import numpy as np
+
+from ..errors import CheckpointError
 
 ARRAYS, META, MANIFEST = "arrays.npz", "meta.json", "manifest.json"
 FORMAT = "paddle_gan.checkpoint/1"
@@ -29,10 +31,6 @@ _NAME_RE = re.compile(r"^step-(\d+)-pass-(\d+)$")
 # Keys become zip member names: quoting keeps "/" out of the zip path and the "k_" prefix keeps
 # them clear of np.savez's own keyword arguments (file, allow_pickle).
 _KEY_PREFIX = "k_"
-
-
-class CheckpointError(Exception):
-    """A checkpoint (or checkpoint directory) is missing, unreadable, corrupted or unsafe."""
 
 
 def checkpoint_name(global_step: int, pass_id: int) -> str:
@@ -175,8 +173,10 @@ def list_checkpoints(directory) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def find_resume_checkpoint(directory, warn: Callable[[str], object] = print) -> Path:
-    """Newest checkpoint that loads cleanly; unusable newer ones are reported through `warn`."""
+def newest_valid(directory, warn: Callable[[str], object] = print
+                 ) -> Tuple[Path, dict[str, np.ndarray], dict]:
+    """(path, arrays, meta) of the newest checkpoint that loads cleanly, each candidate read
+    once; unusable newer ones are reported through `warn`."""
     if not Path(directory).is_dir():
         raise CheckpointError(f"{directory}: no such checkpoint directory")
     candidates = list_checkpoints(directory)
@@ -184,8 +184,7 @@ def find_resume_checkpoint(directory, warn: Callable[[str], object] = print) -> 
         raise CheckpointError(f"{directory}: no checkpoints in this directory")
     for path in reversed(candidates):
         try:
-            load_checkpoint(path)
-            return path
+            return (path, *load_checkpoint(path))
         except CheckpointError as e:
             warn(f"skipping unusable checkpoint {path.name}: {e}")
     raise CheckpointError(f"{directory}: none of its {len(candidates)} checkpoints is valid")

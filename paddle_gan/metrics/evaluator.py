@@ -2,11 +2,11 @@
 
 This file owns the pinned MNIST feature extractor (the classifier shipped in
 paddle_gan/metrics/assets and the SHA-256 it must have), where the reference statistics of the
-MNIST test split are cached (one file per extractor), the evaluation noise (its own seeded
-generator, never the training's random state), `Evaluator`, which draws N samples from a
-generator and returns the metrics of `paddle_gan.metrics` with their protocol as one
-JSON-serialisable dict, strict JSON for those dicts (NaN becomes null) and their one-line and
-table renderings. The metrics themselves are `paddle_gan.metrics`'s business.
+MNIST test split are cached (one file per extractor), `Evaluator`, which draws N samples from a
+generator with noise of its own seed (never the training's random state) and returns the
+metrics with their protocol as one JSON-serialisable dict, strict JSON for those dicts (NaN
+becomes null) and their one-line and table renderings. The metrics themselves are the sibling
+modules' business (`two_d`, `image`, `classifier`).
 """
 from __future__ import annotations
 
@@ -17,17 +17,18 @@ import math
 from pathlib import Path
 from typing import Optional, Union
 
-from .checkpoint_io import CheckpointError
-from .config import Settings
-from .generate import Loaded, sample_noise
-from .metrics.classifier import ExtractorError, LeNet, file_sha256, load_classifier
-from .metrics.image import ReferenceStats, evaluate_images, reference_stats
-from .metrics.two_d import DISTRIBUTIONS, evaluate_2d, true_distribution
+from ..checkpoint.reader import Loaded
+from ..config import Settings
+from ..errors import CheckpointError, UsageError
+from ..noise import sample_noise
+from .classifier import ExtractorError, LeNet, file_sha256, load_classifier
+from .image import ReferenceStats, evaluate_images, reference_stats
+from .two_d import DISTRIBUTIONS, evaluate_2d, true_distribution
 
 log = logging.getLogger("paddle_gan")
 PathLike = Union[str, Path]
 
-PINNED_EXTRACTOR = Path(__file__).resolve().parent / "metrics" / "assets" / "lenet_mnist.npz"
+PINNED_EXTRACTOR = Path(__file__).resolve().parent / "assets" / "lenet_mnist.npz"
 # The identity of the pinned extractor: its sidecar could be rewritten along with the weights,
 # this constant cannot without a reviewed code change. Retrain: tools/train_classifier.py.
 PINNED_SHA256 = "22b0e5ef84d9e42a0256f113a0358bc9df8c1a8588e7b5ffe3dd6453737ff7d2"
@@ -43,7 +44,7 @@ BEST = {"inside": "1", "coverage": "1", "sliced_w1": "0", "ks": "0", "frechet": 
         "classifier_score": "10", "class_entropy": "2.303 (ln 10)", "confident": "1"}
 
 
-class MetricsUnavailable(Exception):
+class MetricsUnavailable(UsageError):
     """This data source has no metrics here (CIFAR-10: the only extractor is an MNIST one)."""
 
 
@@ -84,7 +85,7 @@ def reference_cache_path(cache_dir: PathLike, extractor_sha256: str) -> Path:
 
 def mnist_reference(model: LeNet, data_dir: PathLike, cache_dir: PathLike) -> ReferenceStats:
     """The MNIST test split's feature statistics under `model`: cached, or computed and cached."""
-    from .datasets.mnist import load_mnist
+    from ..datasets.mnist import load_mnist
 
     path = reference_cache_path(cache_dir, model.sha256)
     fresh = not path.is_file()
@@ -113,7 +114,7 @@ class Evaluator:
                  checkpoint: Optional[str] = None, pass_id: Optional[int] = None,
                  global_step: Optional[int] = None) -> dict:
         """The metrics of `n_samples` drawn from `generator` with noise from `seed`."""
-        from .networks import generate
+        from ..networks import generate
 
         samples = generate(generator, sample_noise(n_samples, seed, noise_dim))
         if self.kind == "points":

@@ -6,7 +6,7 @@ from the same conf module, separate Adam optimisers, v1's batch drawing
 (`numpy.random.choice(N, B, replace=False)` over the whole data set every iteration), v1's four
 forward passes (the generator's fake batch, D on real and on fake, generator_training) with
 `.eval()`/`.train()` toggles, the v1 loss-based schedule, and sync by `set_state_dict`. The
-benchmark runs it with `python -m paddle_gan.benchmark_plain ...` in a subprocess whose
+benchmark runs it as `python tools/benchmark_plain.py ...` in a subprocess whose
 environment is as installed (no thread or MKL settings); it prints one JSON line:
 the median iteration and the median of each part, in milliseconds, and its peak memory.
 """

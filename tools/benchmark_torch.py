@@ -3,7 +3,7 @@
 conf/gan_conf_image.py, rebuilt in torch) and the same v1 schedule, written the ordinary PyTorch
 way, timed per iteration.
 
-Run by the benchmark as `python -m paddle_gan.benchmark_torch ...` in a subprocess with the
+Run by the benchmark as `python tools/benchmark_torch.py ...` in a subprocess with the
 trainer's CPU environment, only when torch is importable; it never imports paddle. Batches come
 from a shuffle per pass (a slice per iteration), as in our trainer, so this measures the
 frameworks and not v1's batch drawing. It prints one JSON line: median milliseconds per part.
@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 # benchmark_plain imports paddle only inside its main(): its helpers are framework-free.
-from .benchmark_plain import PartTimes, common_parser, load_mnist_images, v1_pick
+from benchmark_plain import PartTimes, common_parser, load_mnist_images, v1_pick
 
 NOISE_2D, HIDDEN_2D = 10, 10  # conf/gan_conf.py
 NOISE_IMAGE, FILTERS = 100, 64  # conf/gan_conf_image.py: noise, gf = df

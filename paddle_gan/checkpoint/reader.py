@@ -1,0 +1,99 @@
+"""Opening a checkpoint for the tools: find it from what the user named, rebuild its generator.
+
+tools/generate.py, export.py and evaluate.py all start with `open_checkpoint`. A source is a
+checkpoint folder, a checkpoints folder or a run's output dir (then the newest valid checkpoint,
+or with `pass_id` the one saved at the end of that pass). The generator is rebuilt from the conf
+module the checkpoint's settings name and loaded with its saved weights; every problem is a
+one-line `UsageError` (a CheckpointError, ConfigError or DeviceError).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Tuple
+
+import numpy as np
+
+from ..config import Settings, load_conf_module
+from ..errors import CheckpointError
+from ..runtime import select_device
+from .files import MANIFEST, list_checkpoints, load_checkpoint, newest_valid
+from .train_state import FORMAT, READABLE_FORMATS, load_tensors
+
+
+@dataclass
+class Loaded:
+    path: Path  # the checkpoint folder
+    generator: object  # paddle_gan.networks.Generator, in eval mode
+    meta: dict
+    fixed_noise: np.ndarray
+
+    @property
+    def noise_dim(self) -> int:
+        return int(self.meta["sample"]["noise_dim"])
+
+    @property
+    def sample_shape(self) -> tuple:
+        return tuple(self.meta["sample"]["shape"])
+
+    @property
+    def pixel_range(self):
+        rng = self.meta["sample"]["pixel_range"]
+        return tuple(rng) if rng else None
+
+    @property
+    def conf_path(self) -> Path:
+        return Settings(conf=self.meta["settings"]["conf"]).resolved_conf_path()
+
+
+def _pass_of(path: Path) -> int:
+    match = re.search(r"-pass-(\d+)$", path.name)
+    return int(match.group(1)) if match else -1
+
+
+def find_checkpoint(source, pass_id: Optional[int] = None, warn=print) -> Tuple[Path, dict, dict]:
+    """(path, arrays, meta) of the checkpoint `source` names (see the module docstring)."""
+    source = Path(source)
+    if (source / MANIFEST).is_file():
+        return (source, *load_checkpoint(source))
+    if not source.exists():
+        raise CheckpointError(f"{source}: no such checkpoint, checkpoints folder or run dir")
+    directory = source / "checkpoints" if (source / "checkpoints").is_dir() else source
+    if pass_id is None:
+        return newest_valid(directory, warn=warn)
+    for path in reversed([p for p in list_checkpoints(directory) if _pass_of(p) == pass_id]):
+        arrays, meta = load_checkpoint(path)
+        if meta.get("saved_at", {}).get("pass_end"):
+            return path, arrays, meta
+    kept = ", ".join(p.name for p in list_checkpoints(directory)) or "none"
+    raise CheckpointError(f"{directory}: no checkpoint saved at the end of pass {pass_id} "
+                          f"(kept: {kept}; plugin_options.checkpoint.keep_last keeps more)")
+
+
+def load_generator(path: Path, arrays: dict, meta: dict) -> Loaded:
+    """Rebuild the inference generator of a loaded checkpoint from its conf module and weights."""
+    from ..networks import Generator, build_from_conf
+
+    if meta.get("format") not in READABLE_FORMATS:
+        raise CheckpointError(f"{path}: not a {FORMAT} checkpoint")
+    try:
+        loaded = Loaded(path, None, meta, arrays["fixed_noise"])
+        conf = load_conf_module(loaded.conf_path)
+        generator = Generator(build_from_conf(conf, "build_generator", loaded.sample_shape))
+    except KeyError as e:
+        raise CheckpointError(f"{path}: incomplete checkpoint (no {e})") from None
+    load_tensors(generator, arrays, "net/generator/", path)
+    generator.eval()
+    loaded.generator = generator
+    return loaded
+
+
+def open_checkpoint(source, pass_id: Optional[int] = None,
+                    use_gpu: Optional[bool] = None) -> Loaded:
+    """The tools' common start: select the device (`use_gpu` as in `runtime.select_device`), find
+    the checkpoint `source` names and load its generator. Raises a UsageError."""
+    select_device(use_gpu, 0)
+    # an unusable newer checkpoint is skipped; the person running the tool should hear of it
+    found = find_checkpoint(source, pass_id, warn=lambda message: print(f"warning: {message}"))
+    return load_generator(*found)

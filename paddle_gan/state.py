@@ -1,0 +1,84 @@
+"""The training state every plugin hook receives, the result of one step, and the network names.
+
+`TrainState` holds the run's parts (settings, networks, data, noise, scheduler, step), the
+counters, which only the trainer moves on, and what the run and the plugins publish for others:
+the newest checkpoint, the pass's sample picture, the newest metrics. A plugin reads what others
+offer here, never their files or their settings.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Dict, Optional
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .checkpoint import Checkpointer
+    from .config import Settings
+    from .datasets.base import ArrayDataset, BatchSampler
+    from .networks import Networks
+    from .noise import NoiseStream
+    from .scheduler import Scheduler
+    from .step import GanStep
+
+DIS, GEN = "dis", "gen"  # the two networks a step can train (the scheduler's answers)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one iteration did: the network it trained and the forward-only losses it saw."""
+
+    decision: str = ""  # DIS or GEN ("" before the first step)
+    losses: Dict[str, float] = field(default_factory=dict)  # d_real, d_fake, d, g
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A pass's sample picture as the `samples` plugin wrote it."""
+
+    pass_id: int
+    png: bytes
+    path: Path
+
+
+@dataclass
+class TrainState:
+    """Everything a hook may read; the trainer is the only writer of the counters."""
+
+    settings: Settings
+    nets: Networks
+    dataset: ArrayDataset
+    sampler: BatchSampler
+    noise: NoiseStream  # the noise of every iteration
+    scheduler: Scheduler
+    step: GanStep
+    output_dir: Path
+    fixed_noise: np.ndarray  # the noise behind every sample picture of the run
+    is_writer: bool = True  # rank 0: the only process that writes files
+    pass_id: int = 0  # current pass, from 0
+    iteration: int = 0  # iteration inside the pass, from 0
+    global_step: int = 0  # iterations done since the run began (survives resume)
+    result: StepResult = field(default_factory=StepResult)  # of the last step
+    strike: int = 0  # consecutive picks of result.decision
+    pass_counts: Dict[str, int] = field(default_factory=lambda: {DIS: 0, GEN: 0})
+    stop_reason: Optional[str] = None  # set when a stop was requested (signal name)
+    # Set by the run: saves and restores the whole state (see paddle_gan.checkpoint).
+    checkpointer: Optional[Checkpointer] = None
+    # Published for others: the newest checkpoint (run), picture (samples), metrics (metrics).
+    last_checkpoint: Optional[Path] = None
+    picture: Optional[Picture] = None
+    metrics: Optional[dict] = None
+
+    def record(self, result: StepResult) -> None:
+        """The counters after a step: the trainer's bookkeeping."""
+        self.result = result
+        self.strike = self.scheduler.strike
+        self.pass_counts[result.decision] += 1
+        self.iteration += 1
+        self.global_step += 1
+
+    def start_pass(self) -> None:
+        """A new shuffle of the data and fresh per-pass counts."""
+        self.sampler.start_pass()
+        self.pass_counts = {DIS: 0, GEN: 0}
