@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def settings_from_args(args: argparse.Namespace):
+def settings_from_args(args: argparse.Namespace, notes: Optional[List[str]] = None):
     flags = {
         "gpu_id": args.gpu_id,
         "num_passes": args.num_passes,
@@ -79,7 +79,7 @@ def settings_from_args(args: argparse.Namespace):
         "resume": args.resume,
         "use_gpu": None if args.use_gpu is None else bool(args.use_gpu),
     }
-    return resolve_settings(args.config, args.set, flags, args.data)
+    return resolve_settings(args.config, args.set, flags, args.data, notes)
 
 
 def download(settings) -> None:
@@ -95,25 +95,31 @@ def download(settings) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    notes = runtime.configure_cpu_environment()  # before anything imports paddle
+    notes = [f"cpu set-up: {note}" for note in runtime.configure_cpu_environment()]
     try:
         args = build_parser().parse_args(argv)  # the registries it lists may be broken
         runtime.import_paddle()  # once, quietly, before the conf module imports it
         from .run import run
 
-        settings = settings_from_args(args)
+        settings = settings_from_args(args, notes)
         if args.download:
             download(settings)
         state = run(settings, notes)
     except UsageError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+        return fail(f"error: {err}", EXIT_USAGE)
     except Diverged as err:
-        print(f"error: training diverged: {err}; nothing was saved from this state",
-              file=sys.stderr)
-        return EXIT_DIVERGED
+        return fail(f"error: training diverged: {err}; nothing was saved from this state",
+                    EXIT_DIVERGED)
     except KeyboardInterrupt:
         # A second SIGINT (or one before training began) stops at once, without a checkpoint.
-        print("stopped by SIGINT", file=sys.stderr)
-        return EXIT_SIGNAL["SIGINT"]
+        return fail("stopped by SIGINT", EXIT_SIGNAL["SIGINT"])
     return EXIT_SIGNAL.get(state.stop_reason, EXIT_OK)
+
+
+def fail(message: str, code: int) -> int:
+    """The one line of a failed run: on stderr, and as the last line of train.log."""
+    print(message, file=sys.stderr)
+    from .run import log_failure  # imports Paddle: only now, when the run got that far
+
+    log_failure(message)
+    return code

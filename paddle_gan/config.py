@@ -231,9 +231,11 @@ def default_config_path(data: str) -> Optional[Path]:
 
 
 def resolve_settings(
-    yaml_path: Optional[Path], sets: List[str], flags: Dict[str, Any], data: Optional[str]
+    yaml_path: Optional[Path], sets: List[str], flags: Dict[str, Any], data: Optional[str],
+    notes: Optional[List[str]] = None,
 ) -> Settings:
-    """Merge every layer and validate. `data` (the -d flag) picks the default YAML."""
+    """Merge every layer and validate. `data` (the -d flag) picks the default YAML. Surprises
+    worth a line in the log (an empty YAML) are appended to `notes`."""
     if yaml_path is None:
         if data is None:
             raise ConfigError(f"say which data to train on: -d {'|'.join(DATASETS.names())} "
@@ -241,6 +243,9 @@ def resolve_settings(
         DATASETS.check(data, "-d")
         yaml_path = default_config_path(data)
     merged = read_yaml(yaml_path) if yaml_path is not None else {}
+    if yaml_path is not None and not merged and notes is not None:
+        notes.append(f"note: {yaml_path} holds no settings: everything not given by a flag "
+                     "comes from the conf module's defaults")
     for item in sets:
         merged = deep_merge(merged, parse_set(item))
     merged = deep_merge(merged, {k: v for k, v in flags.items() if v is not None})

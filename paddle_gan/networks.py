@@ -16,7 +16,7 @@ import paddle
 import paddle.nn as nn
 
 from .config import conf_error
-from .errors import SyncError
+from .errors import Diverged, SyncError
 from .state import DIS
 
 
@@ -144,6 +144,13 @@ class Networks:
     def sync_all(self) -> None:
         """The start-of-run sync: every value of generator_training to the other two."""
         copy_pairs(self._from_gen)
+
+    def check_finite(self) -> None:
+        """Raise Diverged naming the first parameter or statistic holding NaN or Inf. After a
+        sync generator_training holds the newest values of both G and D."""
+        for name, tensor in self.gen_training.state_dict().items():
+            if not bool(paddle.isfinite(tensor).all()):
+                raise Diverged(f"gen_training/{name}", "NaN/Inf", kind="parameter")
 
 
 def build_from_conf(conf, builder: str, sample_shape: tuple) -> nn.Layer:

@@ -1,9 +1,10 @@
 """Assemble a run from settings: device, seeds, data, networks, plugins, state; then train.
 
-This is the glue between `Settings` and `trainer.train`: it writes the resolved `config.yaml`,
-sends the `paddle_gan` logger to the terminal and `train.log`, and turns SIGINT/SIGTERM into a
-request to stop after the current step. Random streams are separated by purpose so that the
-data, the noise of each step, the fixed sample noise and the shuffles never share a generator.
+This is the glue between `Settings` and `trainer.train`: it locks the output folder for the
+run, writes the resolved `config.yaml`, sends the `paddle_gan` logger to the terminal and
+`train.log`, starts or resumes the checkpoints, and turns SIGINT/SIGTERM into a request to stop
+after the current step. Random streams are separated by purpose so that the data, the noise of
+each step, the fixed sample noise and the shuffles never share a generator.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import List, Optional
 import numpy as np
 import yaml
 
-from . import runtime
+from . import runtime, storage
 from .checkpoint import Checkpointer
 from .config import Settings, load_conf_module, settings_to_dict
 from .datasets.base import BatchSampler
@@ -33,8 +34,32 @@ log = logging.getLogger("paddle_gan")
 FIXED_NOISE_IMAGES, FIXED_NOISE_POINTS = 64, 1024  # an 8x8 grid; enough points for a histogram
 
 
+class LogFile(logging.FileHandler):
+    """train.log: a failed write stops the run with one StorageError line (instead of logging's
+    traceback on stderr), once; after that the file is left alone."""
+
+    def __init__(self, path: Path):
+        with storage.writing("the log", path):
+            super().__init__(path)
+        self.failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        if not isinstance(error, OSError):
+            return super().handleError(record)
+        self.failed = True
+        raise storage.StorageError(f"cannot write the log {self.baseFilename}: "
+                                   f"{storage.describe(error)}") from None
+
+
 def setup_logging(output_dir: Optional[Path]) -> None:
-    """Terminal: the message only; train.log (rank 0): with a timestamp."""
+    """Terminal: the message only; train.log (rank 0): with a timestamp. A record logged with
+    `extra={"log_file_only": True}` goes to train.log alone (the error line of a failed run,
+    which the terminal gets on stderr)."""
     log.setLevel(logging.INFO)
     log.propagate = False
     for handler in list(log.handlers):
@@ -42,12 +67,19 @@ def setup_logging(output_dir: Optional[Path]) -> None:
         handler.close()
     terminal = logging.StreamHandler(sys.stdout)
     terminal.setFormatter(logging.Formatter("%(message)s"))
+    terminal.addFilter(lambda record: not getattr(record, "log_file_only", False))
     log.addHandler(terminal)
     if output_dir is not None:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        logfile = logging.FileHandler(output_dir / "train.log")
+        logfile = LogFile(storage.make_folder(output_dir, "output dir") / "train.log")
         logfile.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
         log.addHandler(logfile)
+
+
+def log_failure(message: str) -> None:
+    """The line a failed run ends with, into train.log (when there is one it can still write)."""
+    if any(isinstance(handler, LogFile) for handler in log.handlers):
+        with contextlib.suppress(Exception):
+            log.error(message, extra={"log_file_only": True})
 
 
 def build_state(settings: Settings, output_dir: Path) -> TrainState:
@@ -78,12 +110,14 @@ def build_state(settings: Settings, output_dir: Path) -> TrainState:
 
 
 @contextlib.contextmanager
-def stop_on_signals(state: TrainState):
-    """SIGINT/SIGTERM ask the loop to stop after the current step; a second one stops at once."""
+def stop_on_signals(state: TrainState, saves: bool):
+    """SIGINT/SIGTERM ask the loop to stop after the current step; a second one stops at once.
+    `saves`: a plugin will save the state at the stop."""
 
     def request_stop(signum, frame):
         state.stop_reason = signal.Signals(signum).name
-        log.info(f"{state.stop_reason} received: stopping after the current step")
+        unsaved = "" if saves else " (nothing will be saved: no checkpoint plugin)"
+        log.info(f"{state.stop_reason} received: stopping after the current step{unsaved}")
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, previous[sig])
 
@@ -96,29 +130,47 @@ def stop_on_signals(state: TrainState):
 
 
 def run(settings: Settings, notes: List[str] = ()) -> TrainState:
-    """Train with `settings`; returns the final state (its stop_reason says if a signal came)."""
+    """Train with `settings`; returns the final state (its stop_reason says if a signal came).
+    `notes` are one-line notices gathered before the log existed (CPU set-up, settings)."""
+    output_dir = settings.resolved_output_dir()
+    lock = storage.RunLock(output_dir) if runtime.is_writer() else None
+    locked = lock.acquire() if lock else False
+    try:
+        setup_logging(output_dir if runtime.is_writer() else None)
+        if lock and not locked:
+            log.info(f"note: this system cannot lock {output_dir}; run one training in it at a "
+                     "time")
+        return _run(settings, output_dir, notes)
+    finally:
+        if lock:
+            lock.release()
+
+
+def _run(settings: Settings, output_dir: Path, notes: List[str]) -> TrainState:
     from .trainer import train
 
-    output_dir = settings.resolved_output_dir()
-    setup_logging(output_dir if runtime.is_writer() else None)
     device = runtime.select_device(settings.use_gpu, settings.gpu_id)
     for note in notes:
-        log.info(f"cpu set-up: {note}")
+        log.info(note)
     log.info(f"device: {device}")
     state = build_state(settings, output_dir)
     plugins = build_plugins(settings.plugins, settings.plugin_options, state.is_writer)
+    saves = any(plugin.saves_state for plugin in plugins)
+    if not plugins:
+        log.info("note: no plugins: this run prints, draws and saves nothing")
+    elif not saves and state.is_writer:
+        log.info("note: no checkpoint plugin: this run saves no checkpoints and cannot be resumed")
     state.checkpointer = Checkpointer(output_dir, plugins)
-    if settings.resume:
-        state.checkpointer.resume(state, settings.resume)
+    state.checkpointer.start(state, settings.resume)
     if state.is_writer:
-        with open(output_dir / "config.yaml", "w") as f:
-            yaml.safe_dump(settings_to_dict(settings), f, sort_keys=False)
-    with stop_on_signals(state):
+        text = yaml.safe_dump(settings_to_dict(settings), sort_keys=False)
+        storage.write_bytes(output_dir / "config.yaml", text.encode(), "the run's settings")
+    with stop_on_signals(state, saves):
         try:
             train(state, plugins)
         except Diverged as err:
             # A loss is caught inside the step, before the counters move on; a parameter is
-            # caught by a checkpoint after them.
+            # caught at a pass end or a checkpoint, after them.
             ahead = 1 if err.kind == "loss" else 0
             err.args = (f"{err} at pass {state.pass_id} iteration {state.iteration + ahead} "
                         f"(step {state.global_step + ahead})",)

@@ -67,6 +67,7 @@ def train(state: TrainState, plugins: Sequence[Plugin]) -> None:
                 if state.stop_reason:
                     fire(plugins, "on_train_end", state)
                     return
+            state.nets.check_finite()  # before anything of the pass is drawn from the networks
             fire(plugins, "on_pass_end", state)
             state.pass_id += 1
             state.iteration = 0

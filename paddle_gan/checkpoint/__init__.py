@@ -5,6 +5,12 @@
 (generate, export, evaluate). `Checkpointer` is what the run puts on the state: it saves when
 the checkpoint plugin (the policy: when, and how many to keep) asks, refuses a state holding
 NaN or Inf, resumes a run, and publishes the newest checkpoint as `state.last_checkpoint`.
+
+It also decides the run's line. A fresh run writes line 1 into an output dir without
+checkpoints (one holding a run is refused: resume it, or use another folder). A resumed run
+continues the line of its checkpoint when that checkpoint is the newest of its line and no
+setting that changes the results differs; otherwise (an older checkpoint, another schedule) it
+branches: its checkpoints are a new line, `-vN`, and rotation never touches another line's.
 """
 from __future__ import annotations
 
@@ -15,13 +21,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, List, Optional, Sequence
 
 from ..config import settings_to_dict
-from ..errors import Diverged
+from ..errors import CheckpointError, Diverged
 from .files import (
     checkpoint_name,
+    list_checkpoints,
     load_checkpoint,
     newest_valid,
+    parse_name,
+    remove_leftovers,
     rotate_checkpoints,
     save_checkpoint,
+    sequence_of,
 )
 from .train_state import Stateful, check_settings, collect, non_finite, restore
 
@@ -51,6 +61,23 @@ class Checkpointer:
         self.directory = checkpoint_dir(output_dir)
         self.plugins = plugins  # whose state_dict() goes into every checkpoint
         self.resumed_from: Optional[Path] = None  # rotation never deletes it
+        self.line = 1  # this run's line of checkpoints (names end -vN from line 2 on)
+        self._sequence: Optional[int] = None  # the newest sequence number in the folder
+
+    def start(self, state: TrainState, resume: str = "") -> None:
+        """Before training: clear what interrupted saves left, then resume from `resume`
+        ("auto" or a path) or, for a fresh run, make sure the folder holds no run yet."""
+        for path in remove_leftovers(self.directory):
+            log.info(f"checkpoints: removed {path.name}, left by an interrupted save")
+        if resume:
+            self.resume(state, resume)
+            return
+        existing = list_checkpoints(self.directory)
+        if existing:
+            raise CheckpointError(
+                f"{self.directory.parent} already holds a run (newest checkpoint "
+                f"{existing[-1].name}): continue it with --resume auto, or start a new run in "
+                "another --output_dir")
 
     def save(self, state: TrainState, reason: str, pass_end: bool = False) -> Optional[Saved]:
         """Write a checkpoint of `state` (at a pass end: resuming starts the next pass)."""
@@ -65,28 +92,52 @@ class Checkpointer:
         except ValueError:
             log.warning(f"checkpoint at step {state.global_step} NOT saved: NaN/Inf in its meta")
             return None
-        path = save_checkpoint(self.directory, checkpoint_name(state.global_step, state.pass_id),
-                               arrays, meta)
+        if self._sequence is None:
+            self._sequence = max(map(sequence_of, list_checkpoints(self.directory)), default=0)
+        self._sequence += 1
+        name = checkpoint_name(state.global_step, state.pass_id, self.line)
+        path = save_checkpoint(self.directory, name, arrays, meta, self._sequence)
         state.last_checkpoint = Saved(path, state.global_step, pass_end)
         return state.last_checkpoint
 
     def rotate(self, keep_last: int) -> List[Path]:
-        """Delete all but the newest `keep_last` checkpoints (never the one resumed from)."""
-        return rotate_checkpoints(self.directory, keep_last, protect=self.resumed_from)
+        """Delete all but this line's newest `keep_last` checkpoints (never the one resumed
+        from, never another line's)."""
+        return rotate_checkpoints(self.directory, keep_last, self.line, self.resumed_from)
 
     def resume(self, state: TrainState, source: str,
                warn: Callable[[str], object] = log.warning) -> Path:
-        """Restore `state` and the plugins from `source`: "auto" (the newest valid checkpoint of
-        this output dir) or a checkpoint folder; returns the checkpoint used."""
+        """Restore `state` and the plugins from `source`: "auto" (the newest valid checkpoint
+        written to this output dir) or a checkpoint folder; returns the checkpoint used."""
         if source == "auto":
             path, arrays, meta = newest_valid(self.directory, warn=warn)
         else:
             path = Path(source)
             arrays, meta = load_checkpoint(path)
-        check_settings(meta.get("settings", {}), settings_to_dict(state.settings), path)
+        changed = check_settings(meta.get("settings", {}), settings_to_dict(state.settings), path)
         restore(state, self.plugins, arrays, meta, path)
-        self.resumed_from = path
-        state.last_checkpoint = Saved(path, state.global_step, state.iteration == 0)
         log.info(f"resuming from {path}: pass {state.pass_id} iteration {state.iteration} "
                  f"(step {state.global_step})")
+        self.resumed_from = path
+        self.line = self._line_after(path, changed)
+        state.last_checkpoint = Saved(path, state.global_step, state.iteration == 0)
         return path
+
+    def _line_after(self, resumed: Path, changed: List[str]) -> int:
+        """The line a run resumed from `resumed` writes: its own, or a new one (see above)."""
+        here = list_checkpoints(self.directory)
+        parsed = parse_name(resumed.name)
+        if parsed and resumed.resolve().parent == self.directory.resolve():
+            newest = list_checkpoints(self.directory, parsed[2])[-1]
+            if newest.resolve() == resumed.resolve() and not changed:
+                return parsed[2]
+            why = (f"settings that change the results differ ({', '.join(changed)})" if changed
+                   else f"not the newest checkpoint of its line ({newest.name} is)")
+        elif not here:
+            return 1
+        else:
+            why = "not a checkpoint of this output dir"
+        line = 1 + max(parse_name(p.name)[2] for p in here)
+        log.info(f"checkpoints: this run writes a new line, {line} (names end -v{line}), because "
+                 f"{resumed.name}: {why}; the other checkpoints are kept")
+        return line

@@ -1,11 +1,18 @@
 """The checkpoint files: how one checkpoint folder is written, verified, found and rotated.
 
-A checkpoint is a folder `<directory>/step-XXXXXXXX-pass-YYYY/` holding `arrays.npz` (every tensor,
-read back with `allow_pickle=False`), `meta.json` (everything else, plain JSON) and `manifest.json`
-(size and SHA-256 of both). Neither format can run code on load, so a checkpoint from anywhere is
-safe to open; the manifest catches truncation and corruption before anything is parsed. A folder is
-built under a hidden temporary name, fsynced, then renamed into place, so a crash never leaves a
-half-written checkpoint under a final name. What goes *into* one is `train_state`'s business.
+A checkpoint is a folder `<directory>/step-XXXXXXXX-pass-YYYY[-vN]/` holding `arrays.npz` (every
+tensor, read back with `allow_pickle=False`), `meta.json` (everything else, plain JSON) and
+`manifest.json` (size and SHA-256 of both, and the checkpoint's sequence number). Neither format
+can run code on load, so a checkpoint from anywhere is safe to open; the manifest catches
+truncation and corruption before anything is parsed, and every read is bounded. A folder is built
+under a hidden temporary name, fsynced, then renamed into place, so a crash never leaves a
+half-written checkpoint under a final name.
+
+Names cannot collide: the `-vN` suffix is the checkpoint's line (a run that branched off an older
+checkpoint writes line 2, 3, ...; the first line has no suffix), and the sequence number orders
+checkpoints by when they were written, which is what "newest" means here (checkpoints written
+before sequence numbers count as 0, ordered among themselves by step). What goes *into* a
+checkpoint is `train_state`'s business; which line a run writes is the `Checkpointer`'s.
 """
 from __future__ import annotations
 
@@ -23,22 +30,35 @@ from urllib.parse import quote, unquote
 import numpy as np
 
 from ..errors import CheckpointError
+from ..storage import writing
 
 ARRAYS, META, MANIFEST = "arrays.npz", "meta.json", "manifest.json"
 FORMAT = "paddle_gan.checkpoint/1"
 # Hidden (dot) temp/old folders never match, so list/find ignore any crash leftovers.
-_NAME_RE = re.compile(r"^step-(\d+)-pass-(\d+)$")
+_NAME_RE = re.compile(r"^step-(\d+)-pass-(\d+)(?:-v(\d+))?$")
+_LEFTOVER_RE = re.compile(r"^\.step-\d+-pass-\d+(?:-v\d+)?\.(?:tmp|old|del)-(\d+)$")
+MAX_MANIFEST_BYTES = 1 << 20  # a manifest lists three files; anything bigger is not ours
 # Keys become zip member names: quoting keeps "/" out of the zip path and the "k_" prefix keeps
 # them clear of np.savez's own keyword arguments (file, allow_pickle).
 _KEY_PREFIX = "k_"
 
 
-def checkpoint_name(global_step: int, pass_id: int) -> str:
-    """Folder name of a checkpoint: `step-00012345-pass-0003` (zero-padded so `ls` sorts it too;
-    `list_checkpoints` sorts numerically by (step, pass), so wider numbers are still fine)."""
-    if global_step < 0 or pass_id < 0:
-        raise ValueError(f"negative step/pass: {global_step}, {pass_id}")
-    return f"step-{int(global_step):08d}-pass-{int(pass_id):04d}"
+def checkpoint_name(global_step: int, pass_id: int, line: int = 1) -> str:
+    """Folder name of a checkpoint: `step-00012345-pass-0003`, `-v2` added for line 2 (zero-padded
+    so `ls` sorts it; wider numbers still work, everything here parses them as numbers)."""
+    if global_step < 0 or pass_id < 0 or line < 1:
+        raise ValueError(f"bad step/pass/line: {global_step}, {pass_id}, {line}")
+    suffix = f"-v{int(line)}" if line > 1 else ""
+    return f"step-{int(global_step):08d}-pass-{int(pass_id):04d}{suffix}"
+
+
+def parse_name(name: str):
+    """(step, pass, line) of a checkpoint folder name, or None for any other name."""
+    match = _NAME_RE.match(name)
+    if not match:
+        return None
+    step, pass_id, line = match.groups()
+    return int(step), int(pass_id), int(line or 1)
 
 
 def _one_line(err: BaseException) -> str:
@@ -65,8 +85,10 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def save_checkpoint(directory, name: str, arrays: dict[str, np.ndarray], meta: dict) -> Path:
-    """Write `directory/name/` atomically (replacing an existing one safely); return its path."""
+def save_checkpoint(directory, name: str, arrays: dict[str, np.ndarray], meta: dict,
+                    sequence: int = 0) -> Path:
+    """Write `directory/name/` atomically (replacing an existing one safely); return its path.
+    `sequence` orders it among the folder's checkpoints (see `list_checkpoints`)."""
     if not name or Path(name).name != name or name.startswith("."):
         raise ValueError(f"checkpoint name must be a plain, visible folder name: {name!r}")
     directory, final = Path(directory), Path(directory) / name
@@ -82,7 +104,13 @@ def save_checkpoint(directory, name: str, arrays: dict[str, np.ndarray], meta: d
         raise CheckpointError(f"{final}: meta is not JSON-serialisable ({_one_line(e)})") from None
     buf = io.BytesIO()
     np.savez(buf, **encoded)
+    with writing("checkpoint", final):
+        _write_folder(directory, name, buf.getvalue(), meta_bytes, sequence)
+    return final
 
+
+def _write_folder(directory: Path, name: str, arrays: bytes, meta: bytes, sequence: int) -> None:
+    final = directory / name
     directory.mkdir(parents=True, exist_ok=True)
     tmp = directory / f".{name}.tmp-{os.getpid()}"
     old = directory / f".{name}.old-{os.getpid()}"
@@ -90,10 +118,9 @@ def save_checkpoint(directory, name: str, arrays: dict[str, np.ndarray], meta: d
         shutil.rmtree(leftover, ignore_errors=True)
     tmp.mkdir()
     try:
-        files = {ARRAYS: _write_synced(tmp / ARRAYS, buf.getvalue()),
-                 META: _write_synced(tmp / META, meta_bytes)}
-        _write_synced(tmp / MANIFEST,
-                      json.dumps({"format": FORMAT, "files": files}, indent=1).encode())
+        files = {ARRAYS: _write_synced(tmp / ARRAYS, arrays), META: _write_synced(tmp / META, meta)}
+        manifest = {"format": FORMAT, "files": files, "sequence": int(sequence)}
+        _write_synced(tmp / MANIFEST, json.dumps(manifest, indent=1).encode())
         _fsync_dir(tmp)
         if final.exists():
             os.replace(final, old)
@@ -109,14 +136,15 @@ def save_checkpoint(directory, name: str, arrays: dict[str, np.ndarray], meta: d
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     shutil.rmtree(old, ignore_errors=True)
-    return final
 
 
 def _read_verified(path: Path, fname: str, entry) -> bytes:
-    if not isinstance(entry, dict) or Path(fname).name != fname or fname.startswith("."):
+    if (not isinstance(entry, dict) or Path(fname).name != fname or fname.startswith(".")
+            or not isinstance(entry.get("size"), int)):
         raise CheckpointError(f"{path}: manifest entry {fname!r} is malformed")
     try:
-        data = (path / fname).read_bytes()
+        with open(path / fname, "rb") as f:
+            data = f.read(entry["size"] + 1)  # one byte more than promised shows a longer file
     except OSError as e:
         raise CheckpointError(f"{path}: cannot read {fname} ({_one_line(e)})") from None
     if len(data) != entry.get("size"):
@@ -127,17 +155,38 @@ def _read_verified(path: Path, fname: str, entry) -> bytes:
     return data  # the verified bytes are parsed, so the file cannot change between check and use
 
 
+def read_manifest(path: Path) -> dict:
+    """The manifest of a checkpoint folder, read with bounds (size, nesting)."""
+    try:
+        with open(path / MANIFEST, "rb") as f:
+            raw = f.read(MAX_MANIFEST_BYTES + 1)
+        if len(raw) > MAX_MANIFEST_BYTES:
+            raise ValueError(f"larger than {MAX_MANIFEST_BYTES} bytes")
+        manifest = json.loads(raw.decode("utf-8"))
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(
+                manifest.get("files"), dict):
+            raise ValueError(f"not a {FORMAT} manifest")
+    except (OSError, ValueError, RecursionError) as e:
+        raise CheckpointError(f"{path}: bad {MANIFEST} ({_one_line(e)})") from None
+    return manifest
+
+
+def sequence_of(path: Path) -> int:
+    """When a checkpoint was written, relative to the others of its folder (0: before sequence
+    numbers existed; -1: its manifest is unreadable, so it is tried last)."""
+    try:
+        sequence = read_manifest(path).get("sequence", 0)
+    except CheckpointError:
+        return -1
+    return sequence if isinstance(sequence, int) and not isinstance(sequence, bool) else -1
+
+
 def load_checkpoint(path) -> tuple[dict[str, np.ndarray], dict]:
     """Verify and read a checkpoint folder; any problem is a one-line CheckpointError."""
     path = Path(path)
     if not path.is_dir():
         raise CheckpointError(f"{path}: no such checkpoint folder")
-    try:
-        manifest = json.loads((path / MANIFEST).read_text("utf-8"))
-        if manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), dict):
-            raise ValueError(f"not a {FORMAT} manifest")
-    except (OSError, ValueError, AttributeError) as e:
-        raise CheckpointError(f"{path}: bad {MANIFEST} ({_one_line(e)})") from None
+    manifest = read_manifest(path)
     if not {ARRAYS, META} <= manifest["files"].keys():
         raise CheckpointError(f"{path}: {MANIFEST} does not list both {ARRAYS} and {META}")
     raw = {f: _read_verified(path, f, entry) for f, entry in manifest["files"].items()}
@@ -158,18 +207,23 @@ def load_checkpoint(path) -> tuple[dict[str, np.ndarray], dict]:
         meta = json.loads(raw_meta.decode("utf-8"))
         if not isinstance(meta, dict):
             raise ValueError("top level is not an object")
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise CheckpointError(f"{path}: bad {META} ({_one_line(e)})") from None
     return arrays, meta
 
 
-def list_checkpoints(directory) -> list[Path]:
-    """Checkpoint folders in `directory`, oldest to newest by (step, pass); [] if it is missing."""
+def list_checkpoints(directory, line: int | None = None) -> list[Path]:
+    """Checkpoint folders in `directory` (of one `line`, or all), in the order they were written
+    (sequence number, then step and pass); [] if it is missing. Links are not listed: nothing
+    here may delete or prefer what it did not write."""
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    found = [(tuple(map(int, m.groups())), p) for p in directory.iterdir()
-             if (m := _NAME_RE.match(p.name)) and p.is_dir()]
+    found = []
+    for path in directory.iterdir():
+        parsed = parse_name(path.name)
+        if parsed and path.is_dir() and not path.is_symlink() and line in (None, parsed[2]):
+            found.append(((sequence_of(path), parsed[0], parsed[1], parsed[2]), path))
     return [p for _, p in sorted(found)]
 
 
@@ -190,19 +244,49 @@ def newest_valid(directory, warn: Callable[[str], object] = print
     raise CheckpointError(f"{directory}: none of its {len(candidates)} checkpoints is valid")
 
 
-def rotate_checkpoints(directory, keep_last: int, protect: Path | None) -> list[Path]:
-    """Delete all but the newest `keep_last` checkpoints, never `protect`; return the deleted."""
+def rotate_checkpoints(directory, keep_last: int, line: int, protect: Path | None) -> list[Path]:
+    """Delete all but the newest `keep_last` checkpoints of `line` (never another line's, never
+    `protect`); return the deleted."""
     if keep_last < 1:
         raise ValueError(f"keep_last must be >= 1, got {keep_last}")
     keep = Path(protect).resolve() if protect is not None else None
     deleted = []
-    for path in list_checkpoints(directory)[:-keep_last]:
+    for path in list_checkpoints(directory, line)[:-keep_last]:
         if path.resolve() == keep:
             continue
         # Rename first so a crash mid-delete leaves a hidden leftover, not a half-deleted
         # checkpoint that resume would have to warn about.
         doomed = path.with_name(f".{path.name}.del-{os.getpid()}")
-        os.replace(path, doomed)
-        shutil.rmtree(doomed)
+        with writing("checkpoint folder (deleting)", path):
+            os.replace(path, doomed)
+            shutil.rmtree(doomed)
         deleted.append(path)
     return deleted
+
+
+def remove_leftovers(directory) -> list[Path]:
+    """Delete the hidden temporary folders an interrupted save or delete left behind: only ours
+    (by name), and only of processes no longer running (by the PID in the name)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    removed = []
+    for path in directory.iterdir():
+        match = _LEFTOVER_RE.match(path.name)
+        if match and path.is_dir() and not path.is_symlink() and not _alive(int(match.group(1))):
+            with writing("leftover folder (deleting)", path):
+                shutil.rmtree(path)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # our own leftovers are from an earlier process that had our PID
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # no such process (or no such PID at all)
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True

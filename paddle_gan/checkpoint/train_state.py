@@ -232,8 +232,9 @@ def restore(state: TrainState, plugins: Sequence[Stateful], arrays: Dict[str, np
         log.info(f"checkpoint: state of plugin(s) {', '.join(unused)} not used by this run")
 
 
-def check_settings(saved: dict, current: dict, where) -> None:
-    """Refuse a resume that cannot continue the same run; warn about changes to its results."""
+def check_settings(saved: dict, current: dict, where) -> List[str]:
+    """Refuse a resume that cannot continue the same run; warn about changes to its results and
+    return their names."""
     old, new = flatten_settings(saved), flatten_settings(current)
     changed = [k for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)]
     for key in changed:
@@ -246,3 +247,4 @@ def check_settings(saved: dict, current: dict, where) -> None:
         what = ", ".join(f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in loud)
         log.warning(f"resuming with changed settings: {what} (the run will not continue exactly "
                     f"as it would have)")
+    return loud

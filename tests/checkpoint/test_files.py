@@ -17,10 +17,14 @@ from paddle_gan.checkpoint.files import (
     list_checkpoints,
     load_checkpoint,
     newest_valid,
+    parse_name,
+    remove_leftovers,
     rotate_checkpoints,
     save_checkpoint,
+    sequence_of,
 )
 from paddle_gan.errors import CheckpointError
+from paddle_gan.storage import StorageError
 
 
 def _arrays():
@@ -48,10 +52,10 @@ META = {"global_step": 12, "pass_id": 1, "scheduler": {"cur": "dis", "strike": 2
         "plugins": {"console": {}}, "lr": 1e-4, "names": ["a", "b"], "none": None}
 
 
-def _save(directory, step, pass_id=0, arrays=None, meta=None):
-    return save_checkpoint(directory, checkpoint_name(step, pass_id),
+def _save(directory, step, pass_id=0, arrays=None, meta=None, line=1, sequence=0):
+    return save_checkpoint(directory, checkpoint_name(step, pass_id, line),
                            arrays if arrays is not None else {"w": np.full(3, step, np.float32)},
-                           meta if meta is not None else {"global_step": step})
+                           meta if meta is not None else {"global_step": step}, sequence)
 
 
 def _p(path):
@@ -109,7 +113,7 @@ def test_failed_rename_keeps_previous_checkpoint(tmp_path, monkeypatch, replace_
         return real_replace(src, dst)
 
     monkeypatch.setattr(cio.os, "replace", crash_on_publish)
-    with pytest.raises(OSError, match="simulated"):
+    with pytest.raises(StorageError, match=f"cannot write checkpoint .*{name}: simulated crash"):
         save_checkpoint(tmp_path, name, {"w": np.zeros(3, np.float32)}, {"global_step": 99})
     monkeypatch.undo()
     assert [p.name for p in tmp_path.iterdir()] == [prev.name]  # no temp, no half checkpoint
@@ -234,13 +238,73 @@ def test_list_sorts_numerically_and_ignores_non_checkpoints(tmp_path):
 
 def test_rotation_keeps_last_k_and_the_protected_one(tmp_path):
     paths = [_save(tmp_path, s) for s in range(1, 6)]
-    assert rotate_checkpoints(tmp_path, keep_last=2, protect=paths[0]) == paths[1:3]
+    assert rotate_checkpoints(tmp_path, keep_last=2, line=1, protect=paths[0]) == paths[1:3]
     assert list_checkpoints(tmp_path) == [paths[0], paths[3], paths[4]]
-    assert rotate_checkpoints(tmp_path, keep_last=2, protect=None) == [paths[0]]
-    assert rotate_checkpoints(tmp_path, keep_last=5, protect=None) == []
+    assert rotate_checkpoints(tmp_path, keep_last=2, line=1, protect=None) == [paths[0]]
+    assert rotate_checkpoints(tmp_path, keep_last=5, line=1, protect=None) == []
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     with pytest.raises(ValueError):
-        rotate_checkpoints(tmp_path, keep_last=0, protect=None)
+        rotate_checkpoints(tmp_path, keep_last=0, line=1, protect=None)
+
+
+def test_newest_is_the_newest_written_and_lines_never_collide_or_rotate_each_other(tmp_path):
+    # Line 1 reached step 30; a branch resumed at step 10 writes line 2 afterwards.
+    line1 = [_save(tmp_path, step, sequence=seq) for seq, step in enumerate((10, 20, 30), 1)]
+    line2 = [_save(tmp_path, step, line=2, sequence=seq) for seq, step in ((4, 20), (5, 30))]
+    assert [p.name for p in line2] == ["step-00000020-pass-0000-v2", "step-00000030-pass-0000-v2"]
+    assert parse_name(line2[0].name) == (20, 0, 2) and parse_name("step-1-pass-2") == (1, 2, 1)
+    assert list_checkpoints(tmp_path) == line1 + line2
+    assert list_checkpoints(tmp_path, line=2) == line2
+    assert newest_valid(tmp_path, warn=pytest.fail)[0] == line2[-1]
+    assert rotate_checkpoints(tmp_path, keep_last=1, line=2, protect=None) == line2[:1]
+    assert list_checkpoints(tmp_path) == line1 + line2[1:]
+    # Checkpoints written before sequence numbers (0) come first, by step.
+    old = save_checkpoint(tmp_path, checkpoint_name(99, 9), {"w": np.zeros(1)}, {})
+    assert list_checkpoints(tmp_path)[0] == old and sequence_of(old) == 0
+
+
+def test_links_are_never_listed_or_deleted(tmp_path):
+    target = _save(tmp_path / "elsewhere", 5)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / checkpoint_name(1, 0)).symlink_to(target, target_is_directory=True)
+    real = _save(tmp_path / "run", 2)
+    assert list_checkpoints(tmp_path / "run") == [real]
+    assert rotate_checkpoints(tmp_path / "run", keep_last=1, line=1, protect=None) == []
+    assert load_checkpoint(target)[1] == {"global_step": 5}
+
+
+def test_leftovers_of_dead_processes_are_removed_others_kept(tmp_path):
+    keep = _save(tmp_path, 1)
+    dead = tmp_path / f".{checkpoint_name(2, 0)}.tmp-{2**22 + 12345}"  # above pid_max
+    mine = tmp_path / f".{checkpoint_name(3, 0)}.old-{os.getpid()}"  # an earlier process's
+    alive = tmp_path / f".{checkpoint_name(4, 0)}.del-{os.getppid()}"
+    foreign = tmp_path / ".step-5-pass-0.something-1"
+    for folder in (dead, mine, alive, foreign):
+        folder.mkdir()
+    assert sorted(remove_leftovers(tmp_path)) == sorted([dead, mine])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [keep.name, alive.name, foreign.name])
+
+
+@pytest.mark.parametrize("file, payload, warned", [
+    ("meta.json", b"[" * 100_000 + b"]" * 100_000, 1),  # deeper than the parser's recursion
+    # beyond the manifest's size bound: unreadable, so never taken for the newest
+    ("manifest.json", b"{" + b" " * (2 << 20) + b"}", 0),
+], ids=["nested-meta", "huge-manifest"])
+def test_hostile_json_is_one_line_and_resume_falls_back(tmp_path, file, payload, warned):
+    good = _save(tmp_path, 1, sequence=1)
+    bad = _save(tmp_path, 2, sequence=2)
+    if file == "meta.json":  # a hostile meta that its manifest vouches for
+        manifest = json.loads((bad / "manifest.json").read_text())
+        manifest["files"]["meta.json"] = {"size": len(payload),
+                                          "sha256": hashlib.sha256(payload).hexdigest()}
+        (bad / "manifest.json").write_text(json.dumps(manifest))
+    (bad / file).write_bytes(payload)
+    with pytest.raises(CheckpointError) as raised:
+        load_checkpoint(bad)
+    assert "\n" not in str(raised.value) and len(str(raised.value)) < 300
+    warnings = []
+    assert newest_valid(tmp_path, warn=warnings.append)[0] == good and len(warnings) == warned
 
 
 def test_find_on_missing_empty_or_all_broken_dir_names_it(tmp_path):

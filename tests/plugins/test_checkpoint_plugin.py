@@ -42,7 +42,49 @@ def test_keep_last_rotation_never_deletes_the_checkpoint_resumed_from(tmp_path):
     assert names(tmp_path) == ["step-00000008-pass-0000", "step-00000010-pass-0000"]
     assert main(args + ["--set", "plugin_options.checkpoint.keep_last=1", "--num_passes", "2",
                         "--resume", str(tmp_path / "checkpoints/step-00000008-pass-0000")]) == 0
-    assert names(tmp_path) == ["step-00000008-pass-0000", "step-00000020-pass-0001"]
+    # The older checkpoint resumed: a new line (-v2), whose rotation touches only its own.
+    assert names(tmp_path) == ["step-00000008-pass-0000", "step-00000010-pass-0000",
+                               "step-00000020-pass-0001-v2"]
+
+
+def test_a_resume_that_branches_never_deletes_or_overwrites_and_auto_takes_the_newest_written(
+        tmp_path, capsys):
+    args = ["-d", "uniform", "--batch_size", "32", "--set", "data_size=4096",
+            "--set", "plugins=[checkpoint]", "--set", "plugin_options.checkpoint.keep_last=20",
+            "--set", "plugin_options.checkpoint.every_n_iters=1", "--output_dir", str(tmp_path)]
+    assert main(args + ["--num_passes", "2", "--iters_per_pass", "5"]) == 0
+    line1 = names(tmp_path)
+    assert len(line1) == 10 and line1[-1] == "step-00000010-pass-0001"
+    before = {name: (tmp_path / "checkpoints" / name / "arrays.npz").read_bytes()
+              for name in line1}
+    # An older checkpoint, resumed with another schedule (3 iterations a pass, not 5).
+    older = tmp_path / "checkpoints" / "step-00000004-pass-0000"
+    assert main(args + ["--num_passes", "2", "--iters_per_pass", "3", "--resume", str(older)]) == 0
+    assert "this run writes a new line, 2" in capsys.readouterr().out
+    branch = [name for name in names(tmp_path) if name.endswith("-v2")]
+    # Resumed at iteration 4 of a 3-iteration pass: that pass ends at once, the next one has 3.
+    assert branch == ["step-00000004-pass-0000-v2", "step-00000005-pass-0001-v2",
+                      "step-00000006-pass-0001-v2", "step-00000007-pass-0001-v2"]
+    assert names(tmp_path) == line1 + branch  # nothing of line 1 deleted...
+    for name, data in before.items():  # ... or overwritten
+        assert (tmp_path / "checkpoints" / name / "arrays.npz").read_bytes() == data
+    # --resume auto continues the newest written (step 7 of line 2), not the highest step (10).
+    assert main(args + ["--num_passes", "3", "--iters_per_pass", "3", "--resume", "auto"]) == 0
+    out = capsys.readouterr().out
+    assert "resuming from" in out and "step-00000007-pass-0001-v2" in out
+    assert "new line" not in out and names(tmp_path)[-1] == "step-00000010-pass-0002-v2"
+
+
+def test_a_fresh_run_into_a_folder_holding_a_run_is_refused(tmp_path, capsys):
+    args = ["-d", "uniform", "--num_passes", "1", "--iters_per_pass", "3", "--batch_size", "16",
+            "--set", "data_size=256", "--set", "plugins=[checkpoint]",
+            "--output_dir", str(tmp_path)]
+    assert main(args) == 0
+    kept = names(tmp_path)
+    assert main(args + ["--seed", "7"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "already holds a run" in err and "--resume auto" in err
+    assert names(tmp_path) == kept
 
 
 def test_bad_options_are_exit_2(tmp_path, capsys):
