@@ -129,5 +129,9 @@ fi
 for batch in "${BATCHES[@]}"; do
   [[ -f "$BATCH_DIR/$batch" ]] || die "$ARCHIVE: no cifar-10-batches-bin/$batch in the archive"
 done
+# The MD5 of each file from the checked archive: what the trainer holds the files to later.
+for batch in "${BATCHES[@]}"; do
+  echo "$(md5_of "$BATCH_DIR/$batch")  $batch"
+done >"$BATCH_DIR/.checksums.md5"
 echo "$EXPECTED_MD5" >"$STAMP"
 echo "CIFAR-10 is ready in $BATCH_DIR"

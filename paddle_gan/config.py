@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib.util
+import math
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,8 @@ from .registry import DATASETS, EXECUTIONS, PLUGINS, SCHEDULERS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO_ROOT / "conf"
+MAX_SEED = 2**32 - 1  # what NumPy's global seed and Paddle's generator take
+MAX_YAML_BYTES = 1 << 20  # a run config is a screenful; a bigger file is a mistake
 
 
 @dataclass
@@ -46,10 +49,13 @@ class Settings:
     conf: str = "conf/gan_conf.py"  # the conf module; relative paths are from the repo root
     data_dir: str = ""  # default: data/<data>_data
     data_size: int = field(default=1_000_000, metadata={"min": 1})  # uniform source only
+    # MNIST/CIFAR files of the official size must have the official checksum; false: train on
+    # another data set in the same format (Fashion-MNIST, say)
+    verify_data: bool = True
     num_passes: int = field(default=100, metadata={"min": 1})
     iters_per_pass: int = field(default=10_000, metadata={"min": 1})
     batch_size: int = field(default=128, metadata={"min": 1})
-    seed: int = field(default=1, metadata={"min": 0})
+    seed: int = field(default=1, metadata={"min": 0, "max": MAX_SEED})
     use_gpu: Optional[bool] = None  # None: GPU when the build and a device are there
     gpu_id: int = field(default=0, metadata={"min": 0})
     output_dir: str = ""  # default: output/<data>
@@ -73,6 +79,12 @@ class Settings:
         return path if path.is_absolute() or path.exists() else REPO_ROOT / path
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    """repr(value), cut to one short line: error messages quote what the user wrote."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _check_value(where: str, value: Any, hint: Any, meta: dict) -> Any:
     origin = get_origin(hint)
     if origin is not None and type(None) in get_args(hint):  # Optional[X]
@@ -82,21 +94,24 @@ def _check_value(where: str, value: Any, hint: Any, meta: dict) -> Any:
         origin = get_origin(hint)
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
-            raise ConfigError(f"{where} must be a mapping, got {value!r}")
+            raise ConfigError(f"{where} must be a mapping, got {_short(value)}")
         return _build(hint, value, where + ".")
     if origin in (list, List):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{where} must be a list of names, got {value!r}")
+            raise ConfigError(f"{where} must be a list of names, got {_short(value)}")
         for name in value:
             if "registry" in meta:
                 meta["registry"].check(name, where)
         return list(value)
     if origin in (dict, Dict):
         if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
-            raise ConfigError(f"{where} must map names to mappings, got {value!r}")
+            raise ConfigError(f"{where} must map names to mappings, got {_short(value)}")
         return {k: dict(v) for k, v in value.items()}
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            raise ConfigError(f"{where} must be a finite number, got {value}") from None
     if hint is float and isinstance(value, str):
         # PyYAML (YAML 1.1) reads 1e-4 as a string; only 1.0e-4 is a float there.
         try:
@@ -106,15 +121,15 @@ def _check_value(where: str, value: Any, hint: Any, meta: dict) -> Any:
     if hint is bool and isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
         value = bool(value)
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
-        raise ConfigError(f"{where} must be {hint.__name__}, got {value!r}")
+        raise ConfigError(f"{where} must be {hint.__name__}, got {_short(value)}")
+    if hint is float and not math.isfinite(value):
+        raise ConfigError(f"{where} must be a finite number, got {_short(value)}")
     if "registry" in meta:
         meta["registry"].check(value, where)
-    if "choices" in meta and value not in meta["choices"]:
-        raise ConfigError(f"{where} must be one of {', '.join(meta['choices'])}, got {value!r}")
     if "min" in meta and value < meta["min"]:
-        raise ConfigError(f"{where} must be at least {meta['min']}, got {value!r}")
+        raise ConfigError(f"{where} must be at least {meta['min']}, got {_short(value)}")
     if "max" in meta and value > meta["max"]:
-        raise ConfigError(f"{where} must be at most {meta['max']}, got {value!r}")
+        raise ConfigError(f"{where} must be at most {meta['max']}, got {_short(value)}")
     return value
 
 
@@ -124,7 +139,8 @@ def _build(cls, raw: dict, prefix: str = ""):
     for key in raw:
         if key not in fields:
             hint = did_you_mean(key, fields, prefix) or f" (valid: {', '.join(fields)})"
-            raise ConfigError(f"unknown setting '{prefix}{key}'{hint}")
+            name = str(key) if len(str(key)) <= 60 else str(key)[:57] + "..."
+            raise ConfigError(f"unknown setting '{prefix}{name}'{hint}")
     values = {
         key: _check_value(prefix + key, value, hints[key], dict(fields[key].metadata))
         for key, value in raw.items()
@@ -153,13 +169,22 @@ def deep_merge(base: dict, override: dict) -> dict:
 
 
 def read_yaml(path: Path) -> dict:
-    """Read a YAML mapping with the safe loader: Python tags and other objects are refused."""
+    """Read a YAML mapping with the safe loader (Python tags and other objects are refused),
+    with bounds: a UTF-8 file of at most MAX_YAML_BYTES, nested no deeper than Python allows."""
     try:
-        text = Path(path).read_text()
+        with open(path, "rb") as f:
+            raw = f.read(MAX_YAML_BYTES + 1)
     except OSError as err:
         raise ConfigError(f"cannot read config {path}: {err.strerror}") from None
+    if len(raw) > MAX_YAML_BYTES:
+        raise ConfigError(f"{path} is larger than {MAX_YAML_BYTES >> 20} MB: not a run config")
     try:
-        data = yaml.safe_load(text)
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {err.start}); a run config is YAML "
+                          "text") from None
+    except RecursionError:
+        raise ConfigError(f"{path} is nested too deeply to be a run config") from None
     except yaml.YAMLError as err:
         first_line = str(err).splitlines()[0]
         raise ConfigError(f"{path} is not valid YAML (safe loader): {first_line}") from None

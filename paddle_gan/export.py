@@ -9,10 +9,10 @@ its output compared with the training generator's on the same noise; a differenc
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 
+from . import storage
 from .checkpoint.reader import Loaded
 from .noise import sample_noise
 
@@ -31,14 +31,14 @@ def export_generator(loaded: Loaded, out_dir) -> dict:
 
     from .networks import generate
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = storage.make_folder(out_dir, "export folder")
     noise = sample_noise(CHECK_SAMPLES, CHECK_SEED, loaded.noise_dim)
     # The reference comes first: jit.save converts the layer's forward to a static program.
     expected = generate(loaded.generator, noise)
     prefix = out_dir / MODEL_NAME
     spec = paddle.static.InputSpec([None, loaded.noise_dim], "float32", name="noise")
-    paddle.jit.save(loaded.generator, str(prefix), input_spec=[spec])
+    with storage.writing("the inference model", prefix):
+        paddle.jit.save(loaded.generator, str(prefix), input_spec=[spec])
 
     model = paddle.jit.load(str(prefix))
     model.eval()
@@ -69,5 +69,6 @@ def export_generator(loaded: Loaded, out_dir) -> dict:
                   "tolerance": TOLERANCE},
         "paddle_version": paddle.__version__,
     }
-    (out_dir / INFO_NAME).write_text(json.dumps(info, indent=1) + "\n")
+    storage.write_bytes(out_dir / INFO_NAME, (json.dumps(info, indent=1) + "\n").encode(),
+                        "export info")
     return info

@@ -62,6 +62,22 @@ def keep_freed_memory() -> bool:
         return False
 
 
+def available_memory() -> int:
+    """Bytes of memory this process could still get without swapping (Linux's MemAvailable;
+    elsewhere the physical memory)."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62  # unknown: do not refuse
+
+
 def rank() -> int:
     """This process's rank under paddle.distributed.launch (0 when run alone)."""
     return int(os.environ.get("PADDLE_TRAINER_ID", "0"))

@@ -47,6 +47,7 @@ def main(argv=None) -> int:
     runtime.configure_cpu_environment()
     args = build_parser().parse_args(argv)
     runtime.import_paddle()
+    from paddle_gan import storage
     from paddle_gan.checkpoint.reader import open_checkpoint
     from paddle_gan.errors import UsageError
     from paddle_gan.metrics.evaluator import DEFAULT_CACHE, dumps, evaluate_checkpoint, table
@@ -67,10 +68,10 @@ def main(argv=None) -> int:
     if args.json:
         out = Path(args.json)
         try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(dumps(result, indent=2) + "\n")
-        except OSError as err:
-            print(f"error: cannot write {out}: {err.strerror}", file=sys.stderr)
+            storage.make_folder(out.parent, "folder")
+            storage.write_bytes(out, (dumps(result, indent=2) + "\n").encode(), "metrics")
+        except UsageError as err:
+            print(f"error: {err}", file=sys.stderr)
             return 2
         print(f"written to {out}")
     return 0

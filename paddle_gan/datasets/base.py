@@ -15,6 +15,16 @@ import numpy as np
 from ..errors import DataError
 
 
+def check_memory(nbytes: int, what: str) -> None:
+    """DataError, before allocating, when `what` needs more memory than is available."""
+    from ..runtime import available_memory
+
+    available = available_memory()
+    if nbytes > available:
+        raise DataError(f"{what} needs {nbytes / 2**30:.3g} GB of memory, but only "
+                        f"{available / 2**30:.3g} GB is available here")
+
+
 @dataclass
 class ArrayDataset:
     """Samples (float32, first axis = sample) and, for labelled data, int64 labels."""

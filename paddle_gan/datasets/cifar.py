@@ -7,12 +7,13 @@ other file is a `DataError` that names it and what was expected.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Union
+from typing import List, Optional, Union
 
 import numpy as np
 
 from ..errors import DataError
-from .base import ArrayDataset
+from . import checksums
+from .base import ArrayDataset, check_memory
 
 IMAGE_SHAPE = (3, 32, 32)
 PIXEL_BYTES = 3 * 32 * 32
@@ -24,12 +25,20 @@ FILES = {
 }
 SUBDIR = "cifar-10-batches-bin"  # what the archive extracts to
 SCRIPT = "bash data/get_cifar_data.sh"
+OFFICIAL_SIZE = 10_000 * RECORD_BYTES  # every batch file holds 10,000 records
+RECORDED = ".checksums.md5"  # written by the script from the MD5-checked archive
 
 
-def read_batch(path: Union[str, Path]) -> tuple[np.ndarray, np.ndarray]:
-    """(uint8 images [N, 3, 32, 32], uint8 labels [N]) of one binary batch file."""
+def read_batch(path: Union[str, Path],
+               expected_md5: Optional[str] = None) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 images [N, 3, 32, 32], uint8 labels [N]) of one binary batch file, held to
+    `expected_md5` when it has the official size."""
     path = Path(path)
-    data = np.fromfile(path, dtype=np.uint8)
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as error:
+        raise DataError(f"{path}: cannot read ({error})") from None
+    checksums.verify(path, data, OFFICIAL_SIZE, expected_md5, SCRIPT)
     if len(data) == 0 or len(data) % RECORD_BYTES:
         raise DataError(
             f"{path}: {len(data)} bytes is not a whole, non-zero number of {RECORD_BYTES}-byte "
@@ -61,13 +70,16 @@ def _find(data_dir: Path, names: List[str]) -> List[Path]:
     )
 
 
-def load_cifar(data_dir: Union[str, Path], split: str = "train") -> ArrayDataset:
+def load_cifar(data_dir: Union[str, Path], split: str = "train",
+               verify: bool = True) -> ArrayDataset:
     """One split ("train": data_batch_1..5, or "test": test_batch) of CIFAR-10 in `data_dir`."""
     if split not in FILES:
         raise ValueError(f"unknown CIFAR-10 split {split!r}; expected one of {sorted(FILES)}")
     paths = _find(Path(data_dir), FILES[split])
-    batches = [read_batch(path) for path in paths]
+    recorded = checksums.read_md5sums(paths[0].parent / RECORDED) if verify else {}
+    batches = [read_batch(path, recorded.get(path.name)) for path in paths]
     count = sum(len(labels) for _, labels in batches)
+    check_memory(count * PIXEL_BYTES * 4, f"CIFAR-10 {split} ({count} float32 images)")
     # Every file is checked before the 600 MB float32 array is made; it is filled in place, so
     # there is no concatenated uint8 copy and no float64 temporary.
     samples = np.empty((count, *IMAGE_SHAPE), dtype=np.float32)
@@ -84,4 +96,4 @@ def load_cifar(data_dir: Union[str, Path], split: str = "train") -> ArrayDataset
 
 def load(settings) -> ArrayDataset:
     """The `cifar` data source: the training split in `settings.data_dir`."""
-    return load_cifar(settings.resolved_data_dir(), "train")
+    return load_cifar(settings.resolved_data_dir(), "train", settings.verify_data)

@@ -10,6 +10,7 @@ a file that matches but is damaged or no classifier is refused too, with an Extr
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import zipfile
 import zlib
@@ -21,6 +22,7 @@ import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
+from .. import storage
 from ..errors import UsageError
 
 PathLike = Union[str, Path]
@@ -91,15 +93,17 @@ def save_classifier(model: LeNet, path: PathLike, extra: Optional[dict] = None) 
     `extra` (e.g. test accuracy, seed) is stored in the sidecar for people, never read back.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {name: value.numpy() for name, value in model.state_dict().items()}
     arrays["arch"] = np.array([*model.channels, model.hidden], dtype=np.int64)
-    with open(path, "wb") as f:  # a file object, so np.savez cannot append its own suffix
-        np.savez(f, **arrays)
+    buffer = io.BytesIO()  # a file object, so np.savez cannot append its own suffix
+    np.savez(buffer, **arrays)
+    storage.make_folder(path.parent, "the classifier's folder")
+    storage.write_bytes(path, buffer.getvalue(), "classifier")
     sha = file_sha256(path)
     sidecar = {"sha256": sha, "file": path.name, "format": "npz, allow_pickle=False"}
     sidecar.update(extra or {})
-    sidecar_path(path).write_text(json.dumps(sidecar, indent=2) + "\n")
+    storage.write_bytes(sidecar_path(path), (json.dumps(sidecar, indent=2) + "\n").encode(),
+                        "classifier sidecar")
     model.sha256 = sha
     return sha
 

@@ -9,12 +9,14 @@ and `evaluate_images`, which returns them all with their protocol as one JSON-se
 """
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Tuple, Union
 
 import numpy as np
 
+from .. import storage
 from .classifier import ExtractorError, LeNet, extract
 
 PathLike = Union[str, Path]
@@ -41,12 +43,13 @@ class ReferenceStats:
 
     def save(self, path: PathLike) -> None:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as f:
-            np.savez(
-                f, mean=self.mean, cov=self.cov, extractor_sha256=np.array(self.extractor_sha256),
-                split=np.array(self.split), n_samples=np.array(self.n_samples, dtype=np.int64),
-            )
+        buffer = io.BytesIO()
+        np.savez(
+            buffer, mean=self.mean, cov=self.cov, extractor_sha256=np.array(self.extractor_sha256),
+            split=np.array(self.split), n_samples=np.array(self.n_samples, dtype=np.int64),
+        )
+        storage.make_folder(path.parent, "the reference statistics cache")
+        storage.write_bytes(path, buffer.getvalue(), "reference statistics")
 
     @classmethod
     def load(cls, path: PathLike) -> ReferenceStats:

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .. import storage
 from ..errors import ConfigError, DataError
 from ..metrics.classifier import ExtractorError
 from ..metrics.evaluator import MetricsUnavailable, build_evaluator, dumps, one_line
@@ -70,8 +71,7 @@ class MetricsPlugin(Plugin):
         result = self._evaluator.evaluate(
             state.nets.generator, state.nets.noise_dim, self._n, self.options.seed,
             checkpoint=checkpoint, pass_id=state.pass_id, global_step=state.global_step)
-        with open(state.output_dir / "metrics.jsonl", "a") as f:
-            f.write(dumps(result) + "\n")
+        storage.append_text(state.output_dir / "metrics.jsonl", dumps(result) + "\n", "metrics")
         state.metrics = result
         log.info(f"pass {state.pass_id} metrics: {one_line(result)} ({self._n} samples, "
                  f"{time.perf_counter() - start:.1f} s)")

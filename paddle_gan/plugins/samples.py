@@ -8,11 +8,13 @@ resume), so pictures are comparable across passes and runs. The picture is publi
 """
 from __future__ import annotations
 
+import io
 import logging
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import storage
 from ..metrics.two_d import DISTRIBUTIONS, coverage, inside_share
 from ..networks import generate
 from ..render import samples_png
@@ -38,8 +40,10 @@ class SamplesPlugin(Plugin):
         self.grid = options.grid
 
     def on_train_start(self, state: TrainState) -> None:
-        (state.output_dir / "samples").mkdir(parents=True, exist_ok=True)
-        np.save(state.output_dir / "samples" / "fixed_noise.npy", state.fixed_noise)
+        folder = storage.make_folder(state.output_dir / "samples", "the samples folder")
+        buffer = io.BytesIO()
+        np.save(buffer, state.fixed_noise)
+        storage.write_bytes(folder / "fixed_noise.npy", buffer.getvalue(), "the fixed noise")
 
     def on_pass_end(self, state: TrainState) -> None:
         samples = generate(state.nets.generator, state.fixed_noise)
@@ -53,6 +57,6 @@ class SamplesPlugin(Plugin):
             cells = int(round(coverage(samples, dist, self.grid) * self.grid**2))
             message = (f"pass {state.pass_id} samples: {inside:.1%} inside the support, {cells}/"
                        f"{self.grid**2} cells hold at least half their expected share; {path}")
-        path.write_bytes(png)
+        storage.write_bytes(path, png, "sample picture")
         state.picture = Picture(state.pass_id, png, path)
         log.info(message)

@@ -22,6 +22,7 @@ from typing import Any, Dict, Optional
 
 import yaml
 
+from .. import storage
 from ..config import flatten_settings, settings_to_dict
 from ..state import DIS, GEN, TrainState
 from .base import Plugin
@@ -41,7 +42,7 @@ def open_log_writer(logdir: Path, file_name: str = ""):
         log.warning(f"visualdl plugin disabled: cannot import visualdl ({err}); training goes on")
         return None
     # VisualDL prints a line when it appends to an existing file; the log says it instead.
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), storage.writing("VisualDL records", logdir):
         return LogWriter(logdir=str(logdir), file_name=file_name)
 
 

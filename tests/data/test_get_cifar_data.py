@@ -85,8 +85,12 @@ def test_good_archive_is_extracted_then_left_alone(tmp_path):
     assert data.samples.shape == (10, 3, 32, 32) and set(data.labels.tolist()) == {7}
     assert np.isclose(data.samples[0, 0, 0, 1], 1 / 127.5 - 1)
     assert tree(tmp_path / "dest") == ["cifar-10-batches-bin"] + sorted(
-        f"cifar-10-batches-bin/{n}" for n in BATCHES + ["batches.meta.txt", ".archive-md5"]
+        f"cifar-10-batches-bin/{n}"
+        for n in BATCHES + ["batches.meta.txt", ".archive-md5", ".checksums.md5"]
     )
+    # what the reader will hold the files to: the MD5 of each, from the checked archive
+    recorded = (batch_dir / ".checksums.md5").read_text().splitlines()
+    assert recorded == [f"{hashlib.md5(RECORD * 2).hexdigest()}  {name}" for name in BATCHES]
 
     before = {p: p.stat().st_mtime_ns for p in batch_dir.iterdir()}
     second = run(tmp_path, tmp_path / "src", md5)
