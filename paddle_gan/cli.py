@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from typing import List, Optional
@@ -30,8 +31,9 @@ layers, for debugging), plugins (e.g. '[console,samples]'), plugin_options.<plug
 Plugins: {plugins} (options: README).
 Data sources: {datasets}; a package adds its own through entry points (README).
 
-Exit codes: 0 done, 2 bad usage/config/data/checkpoint/device, 3 diverged (NaN/Inf),
-130/143 stopped by SIGINT/SIGTERM after saving a checkpoint.
+Exit codes: 0 done, 2 bad usage/config/data/checkpoint/device/output folder (one line), 3
+diverged (NaN/Inf), 130/143 stopped by SIGINT/SIGTERM (after saving a checkpoint, when the
+checkpoint plugin is on).
 
 More tools: tools/generate.py (samples from a checkpoint), tools/export.py (inference model),
 tools/evaluate.py (metrics of a checkpoint), tools/benchmark.py (speed and memory),
@@ -56,9 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("--use_gpu", type=int, choices=(0, 1), help="1: GPU (needs paddlepaddle-gpu), 0: CPU; "
         "default: the GPU when the build and a device are there")
     add("--gpu_id", type=int, metavar="N", help="which GPU (default 0)")
-    add("--num_passes", type=int, metavar="N")
-    add("--iters_per_pass", type=int, metavar="N")
-    add("--batch_size", type=int, metavar="N")
+    add("--num_passes", type=int, metavar="N", help="passes to train (default: the run config's)")
+    add("--iters_per_pass", type=int, metavar="N",
+        help="iterations a pass: a picture, metrics and a checkpoint after each")
+    add("--batch_size", type=int, metavar="N", help="samples a batch (v1: 128)")
     add("--seed", type=int, metavar="N", help="same seed, same results (on the CPU)")
     add("--output_dir", metavar="DIR", help="default: output/<data>")
     add("--resume", metavar="auto|PATH", help="continue from the newest checkpoint or PATH")
@@ -83,18 +86,36 @@ def settings_from_args(args: argparse.Namespace, notes: Optional[List[str]] = No
 
 
 def download(settings) -> None:
+    """data/get_<d>_data.sh into the run's data dir; a failure is one line that says how to use
+    a copy the machine already has."""
     script = {"mnist": "get_mnist_data.sh", "cifar": "get_cifar_data.sh"}.get(settings.data)
     if script is None:
         return
     env = dict(os.environ)
+    variable = settings.data.upper()
     if settings.data_dir:  # the scripts' own default is data/<name>_data, the settings' default
-        env[f"{settings.data.upper()}_DIR"] = str(settings.resolved_data_dir().resolve())
+        env[f"{variable}_DIR"] = str(settings.resolved_data_dir().resolve())
     result = subprocess.run(["bash", str(REPO_ROOT / "data" / script)], env=env)
     if result.returncode != 0:
-        raise DataError(f"data/{script} failed (exit {result.returncode})")
+        raise DataError(
+            f"data/{script} could not fetch {settings.data} (exit {result.returncode}, its reason "
+            f"above); without a network, put the files in a folder and run "
+            f"`{variable}_SOURCE=FOLDER bash data/{script}`, or point --set data_dir=FOLDER at "
+            "them (README: MNIST and CIFAR-10)")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    # Until the run installs its own handlers (stop after the current step), a signal stops at
+    # once: nothing is saved before training starts.
+    previous = runtime.stop_at_once_on_signals()
+    try:
+        return _main(argv)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _main(argv: Optional[List[str]]) -> int:
     notes = [f"cpu set-up: {note}" for note in runtime.configure_cpu_environment()]
     try:
         args = build_parser().parse_args(argv)  # the registries it lists may be broken
@@ -111,7 +132,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return fail(f"error: training diverged: {err}; nothing was saved from this state",
                     EXIT_DIVERGED)
     except KeyboardInterrupt:
-        # A second SIGINT (or one before training began) stops at once, without a checkpoint.
+        # A second SIGINT during training stops at once, without a checkpoint.
         return fail("stopped by SIGINT", EXIT_SIGNAL["SIGINT"])
     return EXIT_SIGNAL.get(state.stop_reason, EXIT_OK)
 

@@ -34,5 +34,8 @@ def write_samples(loaded: Loaded, noise: np.ndarray, out_prefix, title: str) -> 
 
 def regenerate_pass_picture(loaded: Loaded, out_prefix) -> tuple:
     """The `samples` plugin's picture for the pass this checkpoint ended, from the fixed noise."""
+    from .render import pass_title
+
+    saved_at = loaded.meta["saved_at"]
     return write_samples(loaded, loaded.fixed_noise, out_prefix,
-                         title=f"pass {loaded.meta['saved_at']['pass_id']}")
+                         title=pass_title(saved_at["pass_id"], saved_at["global_step"]))

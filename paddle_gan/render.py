@@ -1,4 +1,5 @@
-"""Pictures of generated samples: an 8x8 image grid, or a scatter + 2-D histogram of points.
+"""Pictures of generated samples: an 8x8 image grid, or a scatter + 2-D histogram of points,
+each titled (the pass and step they show).
 
 Shared by the `samples` plugin and tools/generate.py, so a regenerated picture is byte for byte
 the one the run logged. Matplotlib's Agg backend with no timestamp in the PNG keeps the bytes a
@@ -16,6 +17,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 PNG_METADATA = {"Software": None}
+GRID_SCALE = 3  # screen pixels per image pixel: an 8x8 grid of MNIST digits is 672 pixels wide
+TITLE_PIXELS = 30
+
+
+def pass_title(pass_id: int, global_step: int) -> str:
+    """The title of a pass's picture (the `samples` plugin's, and generate.py's copy of it)."""
+    return f"pass {pass_id}, step {global_step}"
 
 
 def image_grid(images: np.ndarray, pixel_range=(-1.0, 1.0), columns: int = 8) -> np.ndarray:
@@ -31,12 +39,23 @@ def image_grid(images: np.ndarray, pixel_range=(-1.0, 1.0), columns: int = 8) ->
     return (grid * 255 + 0.5).astype(np.uint8)
 
 
-def save_image_grid(images: np.ndarray, path: Path, pixel_range=(-1.0, 1.0)) -> None:
+def save_image_grid(images: np.ndarray, path: Path, pixel_range=(-1.0, 1.0),
+                    title: str = "") -> None:
+    """The grid, each image pixel drawn GRID_SCALE screen pixels wide, under its title."""
     grid = image_grid(images, pixel_range)
+    height, width = grid.shape[0] * GRID_SCALE, grid.shape[1] * GRID_SCALE
+    dpi = 100
+    fig = plt.figure(figsize=(width / dpi, (height + TITLE_PIXELS) / dpi), dpi=dpi)
+    ax = fig.add_axes((0, 0, 1, height / (height + TITLE_PIXELS)))
     if grid.shape[2] == 1:
-        plt.imsave(path, grid[:, :, 0], cmap="gray", vmin=0, vmax=255, metadata=PNG_METADATA)
+        ax.imshow(grid[:, :, 0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
     else:
-        plt.imsave(path, grid, metadata=PNG_METADATA)
+        ax.imshow(grid, interpolation="nearest")
+    ax.set_axis_off()
+    fig.text(0.5, 1 - 0.5 * TITLE_PIXELS / (height + TITLE_PIXELS), title, ha="center",
+             va="center", fontsize=12)
+    fig.savefig(path, dpi=dpi, metadata=PNG_METADATA)
+    plt.close(fig)
 
 
 def save_points(points: np.ndarray, path: Path, title: str = "", bins: int = 10) -> None:
@@ -52,10 +71,16 @@ def save_points(points: np.ndarray, path: Path, title: str = "", bins: int = 10)
     ax_scatter.set_ylim(low, high)
     ax_scatter.set_aspect("equal")
     ax_scatter.set_title("generated points; red: true support")
-    counts, _, _, mesh = ax_hist.hist2d(
-        points[:, 0], points[:, 1], bins=bins, range=[[0, 1], [0, 1]], cmap="viridis"
+    inside = np.histogram2d(finite[:, 0], finite[:, 1], bins=bins, range=[[0, 1], [0, 1]])[0]
+    # vmax of at least 1: with no point inside, the colour bar still reads 0, not a flat band
+    _, _, _, mesh = ax_hist.hist2d(
+        finite[:, 0], finite[:, 1], bins=bins, range=[[0, 1], [0, 1]], cmap="viridis",
+        vmin=0, vmax=max(1.0, float(inside.max()))
     )
     fig.colorbar(mesh, ax=ax_hist)
+    if not inside.any():
+        ax_hist.text(0.5, 0.5, "no point inside", ha="center", va="center", color="white",
+                     transform=ax_hist.transAxes)
     ax_hist.set_aspect("equal")
     ax_hist.set_title(f"counts in [0,1]^2 (uniform: {len(points) / bins**2:.1f} a cell)")
     if title:
@@ -67,7 +92,7 @@ def save_points(points: np.ndarray, path: Path, title: str = "", bins: int = 10)
 def save_samples(samples: np.ndarray, path: Path, pixel_range=None, title: str = "") -> None:
     """Images as a grid, 2-D points as a scatter + histogram."""
     if samples.ndim == 4:
-        save_image_grid(samples, path, pixel_range or (-1.0, 1.0))
+        save_image_grid(samples, path, pixel_range or (-1.0, 1.0), title)
     else:
         save_points(samples, path, title)
 

@@ -93,16 +93,20 @@ def write_bytes(path, data: bytes, what: str = "file") -> Path:
 def append_text(path, text: str, what: str = "file") -> None:
     """Append `text`; a failed append is cut back off, so the file never ends in half a line."""
     path = Path(path)
+    data = memoryview(text.encode("utf-8"))
     with writing(what, path):
-        with open(path, "ab") as f:
-            start = f.tell()
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            start = os.fstat(fd).st_size
             try:
-                f.write(text.encode("utf-8"))
-                f.flush()
+                while data:  # unbuffered: a partial write is seen, and can be taken back
+                    data = data[os.write(fd, data):]
             except OSError:
                 with contextlib.suppress(OSError):
-                    f.truncate(start)
+                    os.ftruncate(fd, start)
                 raise
+        finally:
+            os.close(fd)
 
 
 class RunLock:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from paddle_gan.cli import main
+from paddle_gan.render import GRID_SCALE, TITLE_PIXELS
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_MNIST = REPO.parent / "shared" / "data" / "mnist"
@@ -52,10 +53,13 @@ def run_args(data: str, data_dir: Path, out: Path, iters: int = 3, batch: int = 
 
 
 def assert_grid(out: Path, size: int, channels: int):
-    """The pass-0 picture is an 8x8 grid of size x size samples."""
+    """The pass-0 picture is an 8x8 grid of size x size samples, each pixel drawn 3 wide, under
+    a title band."""
     picture = matplotlib.image.imread(out / "samples" / "pass-0000.png")
-    assert picture.shape[:2] == (8 * size, 8 * size)
-    rgb = picture[:, :, :3]
+    side = 8 * size * GRID_SCALE
+    assert picture.shape[:2] == (side + TITLE_PIXELS, side)
+    assert (picture[:TITLE_PIXELS] < 0.5).any()  # the title's dark letters on white
+    rgb = picture[TITLE_PIXELS:, :, :3]
     if channels == 1:  # grey: the three channels agree
         assert np.array_equal(rgb[:, :, 0], rgb[:, :, 2])
     assert (out / "samples" / "fixed_noise.npy").is_file()
@@ -99,7 +103,9 @@ def test_failed_download_is_exit_2_naming_the_script(tmp_path, monkeypatch, capf
     dest = tmp_path / "dest"
     code = main(run_args("mnist", dest, tmp_path / "run") + ["--download"])
     assert code == 2
-    assert "error: data/get_mnist_data.sh failed" in capfd.readouterr().err
+    last = capfd.readouterr().err.strip().splitlines()[-1]  # the script's own reason is above
+    assert last.startswith("error: data/get_mnist_data.sh could not fetch mnist (exit 1")
+    assert "MNIST_SOURCE=FOLDER bash data/get_mnist_data.sh" in last
     assert not any(dest.glob("*-ubyte"))
 
 

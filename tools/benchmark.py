@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
         "3 diverged. The machine's load average is printed with the figures.",
     )
     add = parser.add_argument
-    add("--data", choices=("uniform", "mnist", "all"), default="all")
+    add("--data", choices=("uniform", "mnist", "all"), default="all",
+        help="which v1 GAN to time (default all: both)")
     add("--layers", action="store_true",
         help=f"instead: time each convolution of the MNIST DCGAN (batch {LAYERS_BATCH}), Paddle's "
         f"against the fast form; {LAYERS_WARMUP} warm-up, --iters (at most {LAYERS_MAX_ITERS}) "

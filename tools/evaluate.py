@@ -78,4 +78,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    runtime.stop_at_once_on_signals()  # it only reads until its files are written whole
     sys.exit(main())

@@ -25,8 +25,11 @@ def build_parser():
         "newest valid checkpoint). Exit codes: 0 done, 1 export check failed, 2 bad usage or "
         "checkpoint.",
     )
-    parser.add_argument("source", metavar="SOURCE")
-    parser.add_argument("--out", metavar="DIR", default="export", help="default: export")
+    parser.add_argument("source", metavar="SOURCE",
+                        help="checkpoint folder, checkpoints folder or run dir")
+    parser.add_argument("--out", metavar="DIR", default="export",
+                        help="where generator.json, generator.pdiparams and export_info.json go "
+                        "(default: export)")
     return parser
 
 
@@ -56,4 +59,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    runtime.stop_at_once_on_signals()  # it only reads until its files are written whole
     sys.exit(main())

@@ -8,6 +8,10 @@ from pathlib import Path
 # Runs from a checkout whether or not the package is installed.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from paddle_gan import runtime  # noqa: E402
+
+runtime.stop_at_once_on_signals()  # a Ctrl-C while the libraries load: one line, exit 130
+
 from paddle_gan.cli import main  # noqa: E402
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@ from .base import Plugin
 def build_plugins(names: List[str], options: Dict[str, dict], is_writer: bool) -> List[Plugin]:
     """The named plugins with their validated options, those that save the state first; plugins
     that write files only on the writer (rank 0)."""
-    for name in options:
+    for name in options:  # options of a plugin not listed are checked too: a typo stays a typo
         PLUGINS.check(name, "plugin_options")
+        build_options(PLUGINS.get(name).Options, options[name], name)
     plugins = []
     for name in names:
         cls = PLUGINS.get(name)

@@ -17,7 +17,7 @@ import numpy as np
 from .. import storage
 from ..metrics.two_d import DISTRIBUTIONS, coverage, inside_share
 from ..networks import generate
-from ..render import samples_png
+from ..render import pass_title, samples_png
 from ..state import Picture, TrainState
 from .base import Plugin
 
@@ -48,7 +48,8 @@ class SamplesPlugin(Plugin):
     def on_pass_end(self, state: TrainState) -> None:
         samples = generate(state.nets.generator, state.fixed_noise)
         path = sample_path(state.output_dir, state.pass_id)
-        png = samples_png(samples, state.dataset.pixel_range, f"pass {state.pass_id}")
+        png = samples_png(samples, state.dataset.pixel_range,
+                          pass_title(state.pass_id, state.global_step))
         message = f"pass {state.pass_id} samples: {path}"
         distribution = DISTRIBUTIONS.get(state.settings.data)
         if distribution is not None:  # 2-D data with a known true distribution

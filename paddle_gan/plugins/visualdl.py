@@ -151,14 +151,15 @@ class VisualDLPlugin(Plugin):
                                     self._metrics_step)
 
     def _samples_picture(self, state: TrainState):
-        from ..render import png_to_rgb, samples_png
+        from ..render import pass_title, png_to_rgb, samples_png
 
         if state.picture is not None and state.picture.pass_id == state.pass_id:
             return png_to_rgb(state.picture.png)
         from ..networks import generate
 
         samples = generate(state.nets.generator, state.fixed_noise)
-        return png_to_rgb(samples_png(samples, state.dataset.pixel_range, f"pass {state.pass_id}"))
+        title = pass_title(state.pass_id, state.global_step)
+        return png_to_rgb(samples_png(samples, state.dataset.pixel_range, title))
 
     def close(self) -> None:
         if self._writer is not None:
