@@ -13,12 +13,21 @@ must work. The differences the code meets, what is done about each, and why:
    names `state_dict()` reports, after letting a fresh Adam make its state with one update on
    zero gradients (a zero moment moves no parameter, and every value is then overwritten), so a
    resume stays bit for bit.
+2. Paddle's random generator. 3.x pickles a generator state as (device, seed, offset, engine);
+   2.6 drops the engine, so its position can be kept in memory (`paddle.get_rng_state`) but not
+   written to a file or read from one. On 2.6 `paddle_rng_state` gives the state the run was
+   resumed from as long as the generator has not drawn since (checked in memory: `_unset`, this
+   module's one piece of process state, as the generator is the process's), else None; so a run
+   resumed on 2.6 writes the state a 3.x run would, and a checkpoint of 3.x resumed on 2.6 ends
+   as on 3.x. The built-in confs draw from Paddle's generator only to initialise weights, before
+   training, so they resume exactly on 2.6 too; a conf that draws while training (dropout) does
+   not, and the resume warns.
 
 This module imports Paddle; the checkpoint code imports it where it imports Paddle, when used.
 """
 from __future__ import annotations
 
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
 import paddle
@@ -66,3 +75,56 @@ def set_optimizer_state(optimizer, params: Dict[str, paddle.Tensor],
         raise ValueError(f"optimiser state does not match this optimiser "
                          f"({sorted(set(keys.values()) ^ set(saved))[:3]})")
     optimizer.set_state_dict({key: saved[name] for key, name in keys.items()})
+
+
+# --- 2. Paddle's random generator -----------------------------------------------------------
+
+# 2.6 only: (the state set_paddle_rng_state could not set, the generator right after it).
+_unset = None
+
+
+def _same_generator_state(a, b) -> bool:
+    # 2.6's states expose nothing to compare; equal states draw the same numbers.
+    current = paddle.get_rng_state()
+    try:
+        draws = []
+        for state in (a, b):
+            paddle.set_rng_state(state)
+            draws.append(paddle.randint(0, 2**31 - 1, [8]).numpy().tolist())
+        return draws[0] == draws[1]
+    finally:
+        paddle.set_rng_state(current)
+
+
+def paddle_rng_state() -> Optional[list]:
+    """Paddle's generator state(s) for the current device as JSON: [[device, seed, offset,
+    engine]] on 3.x; on 2.6 the state last restored while unused since, else None."""
+    current = paddle.get_rng_state()
+    fields = [state.__getstate__() for state in current]
+    if all(len(f) == 4 for f in fields):
+        return [[int(device), int(seed), int(offset), bytes(engine).decode("ascii")]
+                for device, seed, offset, engine in fields]
+    if _unset is not None and _same_generator_state(_unset[1], current):
+        return _unset[0]
+    return None
+
+
+def set_paddle_rng_state(encoded: Optional[list]) -> Optional[str]:
+    """Set Paddle's generator from `paddle_rng_state()`'s JSON; None when done, else why not."""
+    global _unset
+    current = paddle.get_rng_state()
+    usable = encoded is not None and len(encoded) == len(current)
+    if len(current[0].__getstate__()) != 4:
+        _unset = (encoded, current) if usable else None
+        return "Paddle 2.6 cannot set a generator's position"
+    if encoded is None:
+        return "the checkpoint holds none (written by Paddle 2.6)"
+    if not usable:
+        return "the checkpoint holds another device's"
+    states = []
+    for (device, seed, offset, engine), like in zip(encoded, current):
+        state = type(like).__new__(type(like))
+        state.__setstate__((device, seed, offset, list(engine.encode("ascii"))))
+        states.append(state)
+    paddle.set_rng_state(states)
+    return None

@@ -1,13 +1,26 @@
 """What paddle_gan.compat does, on whichever Paddle runs the tests (2.6 or 3.x): Adam's state out
-and back by structural names, bit for bit."""
+and back by structural names, bit for bit; Paddle's generator state through JSON (3.x) or carried
+while unused (2.6)."""
+import json
+from pathlib import Path
+
 import numpy as np
 import paddle
 import paddle.nn as nn
 import pytest
 
-from paddle_gan.compat import optimizer_state, set_optimizer_state
+from paddle_gan.compat import (
+    optimizer_state,
+    paddle_rng_state,
+    set_optimizer_state,
+    set_paddle_rng_state,
+)
 
 ACCUMULATORS = ("moment1", "moment2", "beta1_pow_acc", "beta2_pow_acc")
+# 3.x's generator state holds its engine; 2.6's does not, so 2.6 cannot save it to a file.
+ENGINE_IN_STATE = len(paddle.get_rng_state()[0].__getstate__()) == 4
+FIXTURE = Path(__file__).parent / "checkpoint/fixtures/main-83a92d8/step-00000008-pass-0000"
+SAVED_BY_3X = json.loads((FIXTURE / "meta.json").read_text())["rng"]["paddle"]
 
 
 # --- Adam's state ------------------------------------------------------------------------------
@@ -92,3 +105,35 @@ def test_optimizer_state_that_is_not_per_parameter_is_refused():
     opt = paddle.optimizer.Adam(paddle.optimizer.lr.StepDecay(0.1, 2), parameters=net.parameters())
     with pytest.raises(ValueError, match="LR_Scheduler"):
         optimizer_state(opt, {"net/weight": net.weight, "net/bias": net.bias})
+
+
+# --- Paddle's random generator -----------------------------------------------------------------
+
+def test_a_fresh_generator_state_is_json_on_3x_and_unknown_on_26():
+    paddle.seed(3)
+    state = paddle_rng_state()
+    if ENGINE_IN_STATE:
+        assert json.loads(json.dumps(state)) == state and state[0][1] == 3
+    else:
+        assert state is None
+
+
+def test_a_saved_state_is_set_on_3x_and_carried_while_unused_on_26():
+    why_not = set_paddle_rng_state(SAVED_BY_3X)
+    assert (why_not is None) == ENGINE_IN_STATE
+    assert paddle_rng_state() == SAVED_BY_3X  # read back (3.x), or carried (2.6)
+    first = paddle.rand([4]).numpy()
+    if ENGINE_IN_STATE:
+        assert paddle_rng_state() != SAVED_BY_3X
+        assert set_paddle_rng_state(SAVED_BY_3X) is None
+        assert paddle.rand([4]).numpy().tobytes() == first.tobytes()
+    else:
+        assert "2.6" in why_not
+        assert paddle_rng_state() is None  # it drew since: 2.6 knows no state to write
+
+
+def test_no_state_or_another_devices_state_is_not_set():
+    paddle.seed(5)
+    assert "2.6" in set_paddle_rng_state(None)
+    assert set_paddle_rng_state(SAVED_BY_3X * 2)  # two devices' states, one device here
+    assert paddle_rng_state() != SAVED_BY_3X

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
-from typing import TYPE_CHECKING, Dict, List, Optional, Protocol, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -60,35 +60,6 @@ def _parameters(nets) -> Dict[str, object]:
     return params
 
 
-def _paddle_rng_state() -> Optional[list]:
-    """Paddle's generator state(s) for the current device as JSON (None if Paddle changed it)."""
-    import paddle
-
-    try:
-        encoded = []
-        for gen_state in paddle.get_rng_state():
-            device, seed, offset, engine = gen_state.__getstate__()
-            encoded.append([int(device), int(seed), int(offset), bytes(engine).decode("ascii")])
-        return encoded
-    except (AttributeError, TypeError, ValueError):
-        return None
-
-
-def _set_paddle_rng_state(encoded: Optional[list]) -> None:
-    import paddle
-
-    current = paddle.get_rng_state()
-    if encoded is None or len(encoded) != len(current):
-        log.warning("checkpoint: Paddle's random state not restored (saved on another device)")
-        return
-    states = []
-    for (device, seed, offset, engine), like in zip(encoded, current):
-        state = type(like).__new__(type(like))
-        state.__setstate__((device, seed, offset, list(engine.encode("ascii"))))
-        states.append(state)
-    paddle.set_rng_state(states)
-
-
 def collect(state: TrainState, plugins: Sequence[Stateful], pass_end: bool = False,
             reason: str = "") -> Tuple[Dict[str, np.ndarray], dict]:
     """(arrays, meta) of the whole training state. At a pass end the counters are those of the
@@ -122,7 +93,7 @@ def collect(state: TrainState, plugins: Sequence[Stateful], pass_end: bool = Fal
             "noise": state.noise.state_dict(),
             "python": [py_version, list(py_internal), py_gauss],
             "numpy_global": [legacy[0], int(legacy[2]), int(legacy[3]), float(legacy[4])],
-            "paddle": _paddle_rng_state(),
+            "paddle": compat.paddle_rng_state(),
         },
         "plugins": {p.name: p.state_dict() for p in plugins},
         "settings": settings_to_dict(state.settings),
@@ -193,7 +164,11 @@ def restore(state: TrainState, plugins: Sequence[Stateful], arrays: Dict[str, np
         random.setstate((version, tuple(internal), gauss))
         kind, pos, has_gauss, cached = rng["numpy_global"]
         np.random.set_state((kind, arrays["rng/numpy_global_keys"], pos, has_gauss, cached))
-        _set_paddle_rng_state(rng["paddle"])
+        why_not = compat.set_paddle_rng_state(rng["paddle"])
+        if why_not:  # harmless unless the conf draws from it while training (dropout)
+            log.warning(f"checkpoint: Paddle's random generator not restored ({why_not}); a "
+                        f"conf that draws from it while training (dropout) will not continue "
+                        f"exactly")
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{where}: incomplete or malformed train state "
                               f"({type(e).__name__}: {e})") from None
