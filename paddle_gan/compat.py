@@ -22,15 +22,25 @@ must work. The differences the code meets, what is done about each, and why:
    as on 3.x. The built-in confs draw from Paddle's generator only to initialise weights, before
    training, so they resume exactly on 2.6 too; a conf that draws while training (dropout) does
    not, and the resume warns.
+3. Exporting v1's batch norm (batch statistics at inference). `paddle.jit.save` in the legacy
+   program format (`.pdmodel`: 2.6's only one; 3.x writes PIR `.json` unless FLAGS_enable_pir_api
+   is off) drops batch_norm's ReserveSpace output when it makes the inference program
+   (`Program._inference_optimize` assumes inference reads running averages), and the
+   batch-statistics kernel then fails on load ("Required tensor shall not be nullptr").
+   `exportable` swaps such batch norms, for the save only, for the same normalisation written in
+   plain tensor ops, which both formats run; the export still compares the reloaded model with
+   the generator. `program_suffix` names the program file the save writes.
 
 This module imports Paddle; the checkpoint code imports it where it imports Paddle, when used.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional
+import contextlib
+from typing import Dict, Iterator, Optional
 
 import numpy as np
 import paddle
+import paddle.nn as nn
 
 # --- 1. Adam's state, keyed by structural names ---------------------------------------------
 
@@ -128,3 +138,52 @@ def set_paddle_rng_state(encoded: Optional[list]) -> Optional[str]:
         states.append(state)
     paddle.set_rng_state(states)
     return None
+
+
+# --- 3. Export of batch norms that use batch statistics -------------------------------------
+
+def program_suffix() -> str:
+    """The program file `paddle.jit.save` writes: `.json` (PIR, 3.x) or `.pdmodel` (legacy)."""
+    return ".json" if paddle.framework.use_pir_api() else ".pdmodel"
+
+
+class BatchStatisticsNorm(nn.Layer):
+    """A batch norm that normalises with the batch's own statistics, in plain tensor ops; it
+    shares the weight and bias of the batch norm it stands in for."""
+
+    def __init__(self, bn: nn.layer.norm._BatchNormBase):
+        super().__init__()
+        self.weight, self.bias, self._epsilon = bn.weight, bn.bias, bn._epsilon
+        self._channel_last = bn._data_format in ("NLC", "NHWC", "NDHWC")
+
+    def forward(self, x):
+        axis = x.ndim - 1 if self._channel_last else 1
+        reduce = [i for i in range(x.ndim) if i != axis]
+        shape = [-1 if i == axis else 1 for i in range(x.ndim)]
+        mean = x.mean(axis=reduce, keepdim=True)
+        var = ((x - mean) ** 2).mean(axis=reduce, keepdim=True)  # biased, as batch_norm's
+        y = (x - mean) / paddle.sqrt(var + self._epsilon)
+        if self.weight is not None:
+            y = y * self.weight.reshape(shape)
+        if self.bias is not None:
+            y = y + self.bias.reshape(shape)
+        return y
+
+
+@contextlib.contextmanager
+def exportable(layer: nn.Layer) -> Iterator[nn.Layer]:
+    """`layer` as `paddle.jit.save` can export it: in the legacy format its batch-statistics
+    batch norms are `BatchStatisticsNorm`s until the block ends."""
+    swapped = []
+    if not paddle.framework.use_pir_api():
+        swapped = [(parent, name, child) for parent in layer.sublayers(include_self=True)
+                   for name, child in parent.named_children()
+                   if isinstance(child, nn.layer.norm._BatchNormBase)
+                   and child._use_global_stats is False]
+    for parent, name, child in swapped:
+        parent.add_sublayer(name, BatchStatisticsNorm(child))
+    try:
+        yield layer
+    finally:
+        for parent, name, child in swapped:
+            parent.add_sublayer(name, child)

@@ -1,6 +1,6 @@
 """What paddle_gan.compat does, on whichever Paddle runs the tests (2.6 or 3.x): Adam's state out
 and back by structural names, bit for bit; Paddle's generator state through JSON (3.x) or carried
-while unused (2.6)."""
+while unused (2.6); batch-statistics batch norms exported and reloaded in either program format."""
 import json
 from pathlib import Path
 
@@ -10,8 +10,11 @@ import paddle.nn as nn
 import pytest
 
 from paddle_gan.compat import (
+    BatchStatisticsNorm,
+    exportable,
     optimizer_state,
     paddle_rng_state,
+    program_suffix,
     set_optimizer_state,
     set_paddle_rng_state,
 )
@@ -137,3 +140,55 @@ def test_no_state_or_another_devices_state_is_not_set():
     assert "2.6" in set_paddle_rng_state(None)
     assert set_paddle_rng_state(SAVED_BY_3X * 2)  # two devices' states, one device here
     assert paddle_rng_state() != SAVED_BY_3X
+
+
+# --- export of batch-statistics batch norms ----------------------------------------------------
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: nn.BatchNorm1D(3, use_global_stats=False), (8, 3)),
+    (lambda: nn.BatchNorm1D(3, use_global_stats=False), (8, 3, 5)),
+    (lambda: nn.BatchNorm1D(3, use_global_stats=False, data_format="NLC"), (8, 5, 3)),
+    (lambda: nn.BatchNorm2D(3, use_global_stats=False), (4, 3, 5, 6)),
+    (lambda: nn.BatchNorm2D(3, use_global_stats=False, data_format="NHWC"), (4, 5, 6, 3)),
+], ids=["NC", "NCL", "NLC", "NCHW", "NHWC"])
+def test_batch_statistics_norm_normalises_as_the_batch_norm_it_replaces(make, shape):
+    paddle.seed(0)
+    bn = make()
+    bn.weight.set_value(np.random.default_rng(1).normal(1, 0.3, 3).astype(np.float32))
+    bn.bias.set_value(np.random.default_rng(2).normal(0, 0.3, 3).astype(np.float32))
+    bn.eval()  # v1's rule: the batch's own statistics even in inference
+    x = paddle.to_tensor(np.random.default_rng(3).normal(2, 3, shape).astype(np.float32))
+    with paddle.no_grad():
+        np.testing.assert_allclose(BatchStatisticsNorm(bn)(x).numpy(), bn(x).numpy(),
+                                   rtol=0, atol=1e-5)
+
+
+class Generator(nn.Layer):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 6)
+        self.bn = nn.BatchNorm1D(6, use_global_stats=False)
+        self.out = nn.Linear(6, 2)
+
+    def forward(self, x):
+        return self.out(nn.functional.relu(self.bn(self.fc(x))))
+
+
+def test_a_batch_statistics_generator_exports_and_reloads_in_this_paddles_format(tmp_path):
+    paddle.seed(0)
+    gen = Generator()
+    gen.eval()
+    noise = paddle.to_tensor(np.random.default_rng(0).standard_normal((16, 4), np.float32))
+    with paddle.no_grad():
+        expected = gen(noise).numpy()
+    spec = paddle.static.InputSpec([None, 4], "float32", name="noise")
+    with exportable(gen) as layer:
+        swapped = isinstance(layer.bn, BatchStatisticsNorm)
+        paddle.jit.save(layer, str(tmp_path / "gen"), input_spec=[spec])
+    assert swapped == (program_suffix() == ".pdmodel")  # the legacy format only
+    assert isinstance(gen.bn, nn.BatchNorm1D)  # put back after the save
+    assert (tmp_path / ("gen" + program_suffix())).is_file()
+    model = paddle.jit.load(str(tmp_path / "gen"))
+    model.eval()
+    with paddle.no_grad():
+        np.testing.assert_allclose(model(noise).numpy(), expected, rtol=0, atol=1e-5)
