@@ -1,10 +1,11 @@
 """Export the generator of a checkpoint as a Paddle inference model, checked on the spot.
 
-`paddle.jit.save` writes `<out>/generator.json` + `generator.pdiparams` with one input, noise
-[None, noise_dim] float32, and `<out>/export_info.json` says what a user needs to feed and read
-it. Before anything is reported as done the saved model is loaded back with `paddle.jit.load` and
-its output compared with the training generator's on the same noise; a difference above
-`TOLERANCE` (or a non-finite output) is an `ExportError`, never a silent bad export.
+`paddle.jit.save` writes `<out>/generator.json` (`.pdmodel` on Paddle 2.6) and
+`generator.pdiparams` with one input, noise [None, noise_dim] float32, and
+`<out>/export_info.json` says what a user needs to feed and read it. Before anything is reported
+as done the saved model is loaded back with `paddle.jit.load` and its output compared with the
+training generator's on the same noise; a difference above `TOLERANCE` (or a non-finite output)
+is an `ExportError`, never a silent bad export.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ def export_generator(loaded: Loaded, out_dir) -> dict:
     """Write the inference model and its info JSON under `out_dir`; return the info."""
     import paddle
 
+    from . import compat
     from .networks import generate
 
     out_dir = storage.make_folder(out_dir, "export folder")
@@ -37,8 +39,9 @@ def export_generator(loaded: Loaded, out_dir) -> dict:
     expected = generate(loaded.generator, noise)
     prefix = out_dir / MODEL_NAME
     spec = paddle.static.InputSpec([None, loaded.noise_dim], "float32", name="noise")
-    with storage.writing("the inference model", prefix):
-        paddle.jit.save(loaded.generator, str(prefix), input_spec=[spec])
+    with storage.writing("the inference model", prefix), \
+            compat.exportable(loaded.generator) as generator:  # Paddle 2.6: see compat
+        paddle.jit.save(generator, str(prefix), input_spec=[spec])
 
     model = paddle.jit.load(str(prefix))
     model.eval()
@@ -54,7 +57,7 @@ def export_generator(loaded: Loaded, out_dir) -> dict:
 
     settings = loaded.meta["settings"]
     info = {
-        "model": {"files": [f"{MODEL_NAME}.json", f"{MODEL_NAME}.pdiparams"],
+        "model": {"files": [MODEL_NAME + compat.program_suffix(), f"{MODEL_NAME}.pdiparams"],
                   "load": f"paddle.jit.load('{prefix}')"},
         "input": {"name": "noise", "shape": [None, loaded.noise_dim], "dtype": "float32",
                   "distribution": "standard normal"},

@@ -141,7 +141,8 @@ def test_a_picture_that_cannot_be_written_loses_no_training(tmp_path, capsys):
     # The pass's checkpoint was written before its picture: all its training is kept.
     assert names(out) == ["step-00000005-pass-0000", "step-00000010-pass-0001"]
     shutil.rmtree(out / "samples" / "pass-0001.png")
-    assert main(args(out, "--resume", "auto", passes=3, plugins="[console,samples,checkpoint]")) == 0
+    plugins = "[console,samples,checkpoint]"
+    assert main(args(out, "--resume", "auto", passes=3, plugins=plugins)) == 0
     assert (out / "samples" / "pass-0002.png").is_file()
 
 

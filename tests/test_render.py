@@ -25,7 +25,7 @@ def test_published_png_is_the_saved_file_and_decodes_to_rgb(tmp_path):
     side = 8 * 8 * GRID_SCALE
     assert rgb.shape == (side + TITLE_PIXELS, side, 3) and rgb.dtype == np.uint8
     # the first image's top-left pixel, scaled from [-1, 1] to 0..255, drawn GRID_SCALE wide
-    expected = int((np.clip((images[0, 0, 0, 0] + 1) / 2, 0, 1) * 255 + 0.5))
+    expected = int(np.clip((images[0, 0, 0, 0] + 1) / 2, 0, 1) * 255 + 0.5)
     block = rgb[TITLE_PIXELS:TITLE_PIXELS + GRID_SCALE, :GRID_SCALE, 0].astype(int)
     assert np.abs(block - expected).max() <= 1
 

@@ -48,9 +48,9 @@ def test_under_a_file_is_one_line(tmp_path):
 def run_limited(code: str, limit: int) -> subprocess.CompletedProcess:
     """Python `code` in a child whose files may not grow past `limit` bytes (RLIMIT_FSIZE: a
     write beyond it fails with EFBIG, as on a full disk, without privileges)."""
-    script = ("import resource, signal, sys; sys.path.insert(0, %r);"
+    script = (f"import resource, signal, sys; sys.path.insert(0, {SRC!r});"
               "signal.signal(signal.SIGXFSZ, signal.SIG_IGN);"
-              "resource.setrlimit(resource.RLIMIT_FSIZE, (%d, %d));" % (SRC, limit, limit)) + code
+              f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}));") + code
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
 
 

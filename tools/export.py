@@ -1,7 +1,8 @@
 """Export a checkpoint's generator as a Paddle inference model:
-`python tools/export.py SOURCE --out DIR`. Writes DIR/generator.json + generator.pdiparams
-(paddle.jit.save, input noise [None, noise_dim]) and DIR/export_info.json, after checking that
-the saved model reproduces the training generator. Thin: the logic is in paddle_gan.export.
+`python tools/export.py SOURCE --out DIR`. Writes DIR/generator.json (.pdmodel on Paddle 2.6) +
+generator.pdiparams (paddle.jit.save, input noise [None, noise_dim]) and DIR/export_info.json,
+after checking that the saved model reproduces the training generator. Thin: the logic is in
+paddle_gan.export.
 
 Exit codes: 0 done; 1 the exported model does not match the generator; 2 bad usage or checkpoint.
 """

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
-from typing import TYPE_CHECKING, Dict, List, Optional, Protocol, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -51,64 +51,29 @@ class Stateful(Protocol):
 
 # --- what goes into a checkpoint -------------------------------------------------------------
 
-def _param_names(nets) -> Dict[str, str]:
-    """Paddle's per-process parameter name -> the structural `<network>/<name>` used in files."""
-    names = {}
+def _parameters(nets) -> Dict[str, object]:
+    """`<network>/<name>` -> parameter, over the three networks (optimiser state's keys)."""
+    params = {}
     for net in NETWORKS:
         for name, param in getattr(nets, net).named_parameters():
-            names.setdefault(param.name, f"{net}/{name}")
-    return names
-
-
-def _optimizer_arrays(optimizer, names: Dict[str, str]) -> Dict[str, np.ndarray]:
-    # Adam's moments and beta-power accumulators, keyed `<accumulator>/<network>/<parameter>`.
-    # `_accumulators` is what `Optimizer.state_dict()` itself reads, minus its per-process names.
-    return {f"{acc}/{names[pname]}": tensor.numpy()
-            for acc, per_param in optimizer._accumulators.items()
-            for pname, tensor in per_param.items()}
-
-
-def _paddle_rng_state() -> Optional[list]:
-    """Paddle's generator state(s) for the current device as JSON (None if Paddle changed it)."""
-    import paddle
-
-    try:
-        encoded = []
-        for gen_state in paddle.get_rng_state():
-            device, seed, offset, engine = gen_state.__getstate__()
-            encoded.append([int(device), int(seed), int(offset), bytes(engine).decode("ascii")])
-        return encoded
-    except (AttributeError, TypeError, ValueError):
-        return None
-
-
-def _set_paddle_rng_state(encoded: Optional[list]) -> None:
-    import paddle
-
-    current = paddle.get_rng_state()
-    if encoded is None or len(encoded) != len(current):
-        log.warning("checkpoint: Paddle's random state not restored (saved on another device)")
-        return
-    states = []
-    for (device, seed, offset, engine), like in zip(encoded, current):
-        state = type(like).__new__(type(like))
-        state.__setstate__((device, seed, offset, list(engine.encode("ascii"))))
-        states.append(state)
-    paddle.set_rng_state(states)
+            params.setdefault(f"{net}/{name}", param)
+    return params
 
 
 def collect(state: TrainState, plugins: Sequence[Stateful], pass_end: bool = False,
             reason: str = "") -> Tuple[Dict[str, np.ndarray], dict]:
     """(arrays, meta) of the whole training state. At a pass end the counters are those of the
     next pass's start, so a resumed run does not fire the pass-end hooks a second time."""
+    from .. import compat  # imports Paddle, which a checkpoint module imports only when used
+
     nets = state.nets
     arrays = {"fixed_noise": state.fixed_noise}
     for net in NETWORKS:
         for name, tensor in getattr(nets, net).state_dict().items():
             arrays[f"net/{net}/{name}"] = tensor.numpy()
-    names = _param_names(nets)
-    for opt in OPTIMIZERS:
-        for key, value in _optimizer_arrays(getattr(nets, opt), names).items():
+    params = _parameters(nets)
+    for opt in OPTIMIZERS:  # Adam's moments and beta powers, `<accumulator>/<network>/<name>`
+        for key, value in compat.optimizer_state(getattr(nets, opt), params).items():
             arrays[f"opt/{opt}/{key}"] = value
     legacy = np.random.get_state()
     arrays["rng/numpy_global_keys"] = legacy[1]
@@ -128,7 +93,7 @@ def collect(state: TrainState, plugins: Sequence[Stateful], pass_end: bool = Fal
             "noise": state.noise.state_dict(),
             "python": [py_version, list(py_internal), py_gauss],
             "numpy_global": [legacy[0], int(legacy[2]), int(legacy[3]), float(legacy[4])],
-            "paddle": _paddle_rng_state(),
+            "paddle": compat.paddle_rng_state(),
         },
         "plugins": {p.name: p.state_dict() for p in plugins},
         "settings": settings_to_dict(state.settings),
@@ -164,45 +129,25 @@ def load_tensors(layer, arrays: Dict[str, np.ndarray], prefix: str, where) -> No
         tensor.set_value(value)
 
 
-def _load_optimizer(optimizer, saved: Dict[str, np.ndarray], nets, where) -> None:
-    import paddle
-
-    params = {}
-    for net in NETWORKS:
-        for name, param in getattr(nets, net).named_parameters():
-            params.setdefault(f"{net}/{name}", param)
-    wanted = {key.split("/", 1)[1] for key in saved}
-    if wanted - params.keys():
-        raise CheckpointError(f"{where}: optimiser state for unknown parameters "
-                              f"{sorted(wanted - params.keys())[:3]}")
-    if wanted:
-        # Adam creates its accumulators at the first update; create them now so they can be set.
-        block = paddle.base.framework.default_main_program().global_block()
-        optimizer._create_accumulators(block, [params[s] for s in sorted(wanted)])
-    names = _param_names(nets)
-    held = {f"{acc}/{names[pname]}": tensor
-            for acc, per_param in optimizer._accumulators.items()
-            for pname, tensor in per_param.items()}
-    if set(held) != set(saved):
-        raise CheckpointError(f"{where}: optimiser state does not match this optimiser "
-                              f"({sorted(set(held) ^ set(saved))[:3]})")
-    for key, tensor in held.items():
-        tensor.set_value(saved[key])
-
-
 def restore(state: TrainState, plugins: Sequence[Stateful], arrays: Dict[str, np.ndarray],
             meta: dict, where) -> None:
     """Put a loaded checkpoint into a freshly built state and its plugins."""
+    from .. import compat
+
     if meta.get("format") not in READABLE_FORMATS:
         raise CheckpointError(f"{where}: not a {FORMAT} checkpoint")
     try:
         nets = state.nets
         for net in NETWORKS:
             load_tensors(getattr(nets, net), arrays, f"net/{net}/", where)
+        params = _parameters(nets)
         for opt in OPTIMIZERS:
             prefix = f"opt/{opt}/"
             saved = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-            _load_optimizer(getattr(nets, opt), saved, nets, where)
+            try:
+                compat.set_optimizer_state(getattr(nets, opt), params, saved)
+            except ValueError as e:
+                raise CheckpointError(f"{where}: {opt}: {e}") from None
         state.fixed_noise = arrays["fixed_noise"]
         counters = meta["counters"]
         state.pass_id, state.iteration = int(counters["pass_id"]), int(counters["iteration"])
@@ -219,7 +164,11 @@ def restore(state: TrainState, plugins: Sequence[Stateful], arrays: Dict[str, np
         random.setstate((version, tuple(internal), gauss))
         kind, pos, has_gauss, cached = rng["numpy_global"]
         np.random.set_state((kind, arrays["rng/numpy_global_keys"], pos, has_gauss, cached))
-        _set_paddle_rng_state(rng["paddle"])
+        why_not = compat.set_paddle_rng_state(rng["paddle"])
+        if why_not:  # harmless unless the conf draws from it while training (dropout)
+            log.warning(f"checkpoint: Paddle's random generator not restored ({why_not}); a "
+                        f"conf that draws from it while training (dropout) will not continue "
+                        f"exactly")
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{where}: incomplete or malformed train state "
                               f"({type(e).__name__}: {e})") from None

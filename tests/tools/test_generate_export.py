@@ -9,6 +9,7 @@ import pytest
 
 from paddle_gan.checkpoint.reader import find_checkpoint, load_generator
 from paddle_gan.cli import main as train_main
+from paddle_gan.compat import program_suffix
 from paddle_gan.config import REPO_ROOT
 from paddle_gan.networks import generate
 from tests.helpers import load_tool
@@ -62,9 +63,10 @@ def test_generate_bad_sources_are_exit_2(run_dir, tmp_path, capsys):
 def test_export_round_trip(run_dir, tmp_path):
     out = tmp_path / "export"
     assert export_main([str(run_dir), "--out", str(out)]) == 0
-    assert {p.name for p in out.iterdir()} >= {"generator.json", "generator.pdiparams",
-                                               "export_info.json"}
+    program = "generator" + program_suffix()  # .json, or .pdmodel on Paddle 2.6
+    assert {p.name for p in out.iterdir()} >= {program, "generator.pdiparams", "export_info.json"}
     info = json.loads((out / "export_info.json").read_text())
+    assert info["model"]["files"] == [program, "generator.pdiparams"]
     assert info["input"]["shape"] == [None, 10] and info["output"]["shape"] == [None, 2]
     assert info["output"]["pixel_range"] is None and info["conf"] == "conf/gan_conf.py"
     assert info["source_checkpoint"].endswith("step-00000020-pass-0001")
