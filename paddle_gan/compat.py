@@ -84,6 +84,11 @@ def set_optimizer_state(optimizer, params: Dict[str, paddle.Tensor],
     if set(keys.values()) != set(saved):
         raise ValueError(f"optimiser state does not match this optimiser "
                          f"({sorted(set(keys.values()) ^ set(saved))[:3]})")
+    for key, name in keys.items():
+        held, value = state[key], saved[name]
+        if list(value.shape) != list(held.shape) or str(value.dtype) not in str(held.dtype):
+            raise ValueError(f"optimiser state {name} is {value.dtype}{list(value.shape)}, the "
+                             f"optimiser holds {held.dtype}{list(held.shape)}")
     optimizer.set_state_dict({key: saved[name] for key, name in keys.items()})
 
 
@@ -132,7 +137,11 @@ def set_paddle_rng_state(encoded: Optional[list]) -> Optional[str]:
     if not usable:
         return "the checkpoint holds another device's"
     states = []
-    for (device, seed, offset, engine), like in zip(encoded, current):
+    for entry, like in zip(encoded, current):
+        device, seed, offset, engine = entry
+        if not (all(isinstance(n, int) and not isinstance(n, bool) and -2**63 <= n < 2**64
+                    for n in (device, seed, offset)) and isinstance(engine, str)):
+            raise ValueError(f"Paddle generator state {str(entry)[:60]} is malformed")
         state = type(like).__new__(type(like))
         state.__setstate__((device, seed, offset, list(engine.encode("ascii"))))
         states.append(state)

@@ -19,18 +19,20 @@ from typing import Any, Dict, List, Optional, get_args, get_origin, get_type_hin
 
 import yaml
 
-from .errors import ConfigError, did_you_mean
+from .errors import ConfigError, did_you_mean, shorten
 from .registry import DATASETS, EXECUTIONS, PLUGINS, SCHEDULERS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO_ROOT / "conf"
 MAX_SEED = 2**32 - 1  # what NumPy's global seed and Paddle's generator take
+# Passes, iterations and other counts: 10^9 of each keeps every product (the step) in int64.
+MAX_COUNT = 10**9
 MAX_YAML_BYTES = 1 << 20  # a run config is a screenful; a bigger file is a mistake
 
 
 @dataclass
 class OptimizerSettings:
-    learning_rate: float = field(default=1e-4, metadata={"min": 1e-12})
+    learning_rate: float = field(default=1e-4, metadata={"min": 1e-12, "max": 100.0})
     beta1: float = field(default=0.5, metadata={"min": 0.0, "max": 0.999999})
     beta2: float = field(default=0.999, metadata={"min": 0.0, "max": 0.999999})
 
@@ -38,9 +40,10 @@ class OptimizerSettings:
 @dataclass
 class SchedulerSettings:
     name: str = field(default="loss_based", metadata={"registry": SCHEDULERS})
-    max_strike: int = field(default=5, metadata={"min": 1})  # loss_based
-    d_steps: int = field(default=1, metadata={"min": 1})  # alternate: d_steps D then g_steps G
-    g_steps: int = field(default=1, metadata={"min": 1})
+    max_strike: int = field(default=5, metadata={"min": 1, "max": MAX_COUNT})  # loss_based
+    # alternate: d_steps D steps, then g_steps G steps
+    d_steps: int = field(default=1, metadata={"min": 1, "max": MAX_COUNT})
+    g_steps: int = field(default=1, metadata={"min": 1, "max": MAX_COUNT})
 
 
 @dataclass
@@ -48,16 +51,17 @@ class Settings:
     data: str = field(default="uniform", metadata={"registry": DATASETS})
     conf: str = "conf/gan_conf.py"  # the conf module; relative paths are from the repo root
     data_dir: str = ""  # default: data/<data>_data
-    data_size: int = field(default=1_000_000, metadata={"min": 1})  # uniform source only
+    # uniform source only
+    data_size: int = field(default=1_000_000, metadata={"min": 1, "max": 10**12})
     # MNIST/CIFAR files of the official size must have the official checksum; false: train on
     # another data set in the same format (Fashion-MNIST, say)
     verify_data: bool = True
-    num_passes: int = field(default=100, metadata={"min": 1})
-    iters_per_pass: int = field(default=10_000, metadata={"min": 1})
-    batch_size: int = field(default=128, metadata={"min": 1})
+    num_passes: int = field(default=100, metadata={"min": 1, "max": MAX_COUNT})
+    iters_per_pass: int = field(default=10_000, metadata={"min": 1, "max": MAX_COUNT})
+    batch_size: int = field(default=128, metadata={"min": 1, "max": 1 << 20})
     seed: int = field(default=1, metadata={"min": 0, "max": MAX_SEED})
     use_gpu: Optional[bool] = None  # None: GPU when the build and a device are there
-    gpu_id: int = field(default=0, metadata={"min": 0})
+    gpu_id: int = field(default=0, metadata={"min": 0, "max": 1023})
     output_dir: str = ""  # default: output/<data>
     resume: str = ""  # "", "auto" or a checkpoint path
     execution: str = field(default="fast", metadata={"registry": EXECUTIONS})
@@ -79,10 +83,8 @@ class Settings:
         return path if path.is_absolute() or path.exists() else REPO_ROOT / path
 
 
-def _short(value: Any, limit: int = 60) -> str:
-    """repr(value), cut to one short line: error messages quote what the user wrote."""
-    text = " ".join(repr(value).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def _short(value: Any) -> str:
+    return shorten(repr(value))
 
 
 def _check_value(where: str, value: Any, hint: Any, meta: dict) -> Any:
@@ -139,8 +141,7 @@ def _build(cls, raw: dict, prefix: str = ""):
     for key in raw:
         if key not in fields:
             hint = did_you_mean(key, fields, prefix) or f" (valid: {', '.join(fields)})"
-            name = str(key) if len(str(key)) <= 60 else str(key)[:57] + "..."
-            raise ConfigError(f"unknown setting '{prefix}{name}'{hint}")
+            raise ConfigError(f"unknown setting '{prefix}{shorten(key)}'{hint}")
     values = {
         key: _check_value(prefix + key, value, hints[key], dict(fields[key].metadata))
         for key, value in raw.items()

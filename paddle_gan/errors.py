@@ -40,6 +40,13 @@ class Diverged(Exception):
         self.name, self.value, self.kind = name, value, kind
 
 
+def shorten(text: str, limit: int = 60) -> str:
+    """`text` on one line, cut to `limit` characters: an error line quotes what the user wrote,
+    which may be anything."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def did_you_mean(name: str, valid, prefix: str = "") -> str:
     """' (did you mean 'x'?)' for the closest valid name, or '' when none is close."""
     import difflib

@@ -27,7 +27,7 @@ import importlib
 from importlib.metadata import entry_points
 from typing import Callable, Dict, List
 
-from .errors import ConfigError, did_you_mean
+from .errors import ConfigError, did_you_mean, shorten
 
 
 class Registry:
@@ -78,8 +78,8 @@ class Registry:
         names = self.names()
         if name not in names:
             what = f"{where}: " if where else ""
-            raise ConfigError(f"{what}unknown {self.kind} '{name}'{did_you_mean(name, names)}; "
-                              f"available: {', '.join(names)}")
+            raise ConfigError(f"{what}unknown {self.kind} '{shorten(name)}'"
+                              f"{did_you_mean(name, names)}; available: {', '.join(names)}")
 
     def get(self, name: str):
         """The factory registered as `name` (imported on first use)."""

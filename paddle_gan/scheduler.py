@@ -49,7 +49,10 @@ class LossBased:
         return {"current": self.current, "strike": self.strike}
 
     def load_state_dict(self, state: dict) -> None:
-        self.current, self.strike = state["current"], int(state["strike"])
+        current, strike = state["current"], state["strike"]
+        if current not in (DIS, GEN) or not isinstance(strike, int) or strike < 0:
+            raise ValueError(f"scheduler state {current!r}, {strike!r} is not (dis|gen, strike)")
+        self.current, self.strike = current, strike
 
 
 class Alternate(LossBased):

@@ -4,7 +4,6 @@ cannot be written), divergence found before anything of the pass is drawn, hosti
 (huge seeds, NaN settings, data beyond memory, bad YAML, a link among the checkpoints, Ctrl-C
 during start-up) and the notices for surprising silences. Each ends in one line and a
 documented exit code, and what was saved before stays loadable."""
-import json
 import os
 import shutil
 import signal
@@ -44,24 +43,35 @@ def names(out):
 
 # --- one run per folder ------------------------------------------------------------------------
 
-def test_two_runs_started_at_once_on_one_folder_one_trains_the_other_is_refused(tmp_path):
+def wait_for(path, text, process, seconds=60):
+    """Until `path` holds `text` (the run got that far)."""
+    deadline = time.monotonic() + seconds
+    while not (path.is_file() and text in path.read_text()):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.05)
+
+
+def test_a_second_run_on_a_busy_folder_is_refused_naming_the_first(tmp_path):
     out = tmp_path / "run"
-    runs = [subprocess.Popen([sys.executable, TRAINER, *args(out, "--seed", str(seed), passes=3,
-                                                             iters=40)],
+    first = subprocess.Popen([sys.executable, TRAINER, *args(out, "--seed", "1", iters=100_000)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for seed in (1, 2)]
-    results = [(run.wait(), run.communicate()) for run in runs]
-    codes = sorted(code for code, _ in results)
-    assert codes == [0, 2], [err for _, (_, err) in results]
-    (refused_err,) = [err for code, (_, err) in results if code == 2]
-    (winner,) = [run for run, (code, _) in zip(runs, results) if code == 0]
-    assert f"in use by another run (PID {winner.pid} on host" in refused_err
-    assert "Traceback" not in refused_err
-    # One run's files only: its settings, its checkpoints.
-    seed = json.loads(json.dumps(__import__("yaml").safe_load((out / "config.yaml").read_text())))[
-        "seed"]
-    final = load_checkpoint(out / "checkpoints" / names(out)[-1])[1]
-    assert final["settings"]["seed"] == seed and final["saved_at"]["global_step"] == 120
+    try:
+        wait_for(out / "train.log", "starting at pass 0", first)
+        second = subprocess.run([sys.executable, TRAINER, *args(out, "--seed", "2")],
+                                capture_output=True, text=True)
+        assert second.returncode == 2 and "Traceback" not in second.stderr
+        assert second.stderr.strip().splitlines() == [
+            f"error: output dir {out} is in use by another run (PID {first.pid} on host "
+            f"{os.uname().nodename}, since " + second.stderr.split(", since ")[1].strip()]
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=60)
+    assert first.returncode == 143
+    # The folder holds the first run's files alone: its settings, its checkpoint.
+    config = (out / "config.yaml").read_text()
+    assert "seed: 1\n" in config
+    (saved,) = names(out)
+    assert load_checkpoint(out / "checkpoints" / saved)[1]["settings"]["seed"] == 1
 
 
 # --- write failures ----------------------------------------------------------------------------
@@ -186,7 +196,8 @@ def test_a_nan_parameter_is_found_before_anything_of_the_pass_is_drawn(tmp_path,
     (["--seed", "99999999999999999999"], "seed must be at most 4294967295"),
     (["--set", "optimizer.learning_rate=.nan"], "optimizer.learning_rate must be a finite number"),
     (["--set", "optimizer.beta1=.inf"], "optimizer.beta1 must be a finite number"),
-    (["--set", "data_size=100000000000000"], "GB of memory, but only"),
+    (["--set", "data_size=1000000000000"], "GB of memory, but only"),
+    (["--set", "data_size=100000000000000"], "data_size must be at most"),
     (["--set", "plugin_options.metrics.n_samples=1e400"], "must be int"),
 ])
 def test_hostile_settings_are_one_line(tmp_path, capsys, extra, says):

@@ -19,7 +19,7 @@ from ..config import Settings, load_conf_module
 from ..errors import CheckpointError
 from ..runtime import select_device
 from .files import MANIFEST, list_checkpoints, load_checkpoint, newest_valid
-from .train_state import FORMAT, READABLE_FORMATS, load_tensors
+from .train_state import FORMAT, MALFORMED, READABLE_FORMATS, check_fixed_noise, load_tensors
 
 
 @dataclass
@@ -79,14 +79,33 @@ def load_generator(path: Path, arrays: dict, meta: dict) -> Loaded:
         raise CheckpointError(f"{path}: not a {FORMAT} checkpoint")
     try:
         loaded = Loaded(path, None, meta, arrays["fixed_noise"])
-        conf = load_conf_module(loaded.conf_path)
-        generator = Generator(build_from_conf(conf, "build_generator", loaded.sample_shape))
-    except KeyError as e:
-        raise CheckpointError(f"{path}: incomplete checkpoint (no {e})") from None
+        _check_for_tools(loaded)
+    except MALFORMED as e:
+        raise CheckpointError(f"{path}: incomplete checkpoint ({type(e).__name__}: {e})") from None
+    conf = load_conf_module(loaded.conf_path)
+    generator = Generator(build_from_conf(conf, "build_generator", loaded.sample_shape))
     load_tensors(generator, arrays, "net/generator/", path)
     generator.eval()
     loaded.generator = generator
     return loaded
+
+
+def _check_for_tools(loaded: Loaded) -> None:
+    """Everything of the meta the tools read, of the right kinds (a hand-made or damaged
+    checkpoint would otherwise fail later, in the middle of a tool)."""
+    saved_at, settings = loaded.meta["saved_at"], loaded.meta["settings"]
+    for key in ("pass_id", "global_step"):
+        if isinstance(saved_at[key], bool) or not isinstance(saved_at[key], int):
+            raise TypeError(f"saved_at.{key} is not an integer")
+    if not (isinstance(settings["conf"], str) and isinstance(settings["data"], str)):
+        raise TypeError("settings.conf and settings.data must be strings")
+    shape = loaded.sample_shape
+    if not 0 < loaded.noise_dim < 1 << 20 or not shape or not all(
+            isinstance(n, int) and 0 < n < 1 << 16 for n in shape):
+        raise ValueError(f"sample noise_dim {loaded.noise_dim} or shape {list(shape)}")
+    if loaded.pixel_range is not None and len(loaded.pixel_range) != 2:
+        raise ValueError(f"pixel_range {loaded.pixel_range}")
+    check_fixed_noise(loaded.fixed_noise, loaded.noise_dim)
 
 
 def open_checkpoint(source, pass_id: Optional[int] = None,

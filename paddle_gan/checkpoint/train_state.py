@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Dict, List, Protocol, Sequence, Tuple
 import numpy as np
 
 from ..config import flatten_settings, settings_to_dict
-from ..errors import CheckpointError
-from ..state import StepResult
+from ..errors import CheckpointError, shorten
+from ..state import DIS, GEN, StepResult
 
 if TYPE_CHECKING:
     from ..state import TrainState
@@ -37,6 +37,27 @@ OPTIMIZERS = ("opt_g", "opt_d")
 REFUSED = ("data", "conf", "data_size")
 QUIET = ("num_passes", "output_dir", "resume", "use_gpu", "gpu_id", "data_dir", "plugins",
          "plugin_options")
+
+
+# What a damaged or hand-made meta.json makes restoring raise (a wrong type, a missing key, a
+# value out of range): one CheckpointError line, never a traceback.
+MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
+
+
+def _count(value) -> int:
+    """A counter from the meta: a non-negative int (a bool or float is not one)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"counter {value!r} is not a non-negative integer")
+    return value
+
+
+def check_fixed_noise(noise: np.ndarray, noise_dim: int) -> np.ndarray:
+    """The run's fixed noise as saved, if it can be: finite float32 [N, noise_dim]."""
+    if noise.ndim != 2 or noise.shape[1] != noise_dim or noise.dtype != np.float32 or not len(
+            noise) or not np.isfinite(noise).all():
+        raise ValueError(f"fixed_noise is {noise.dtype}{list(noise.shape)}, not finite "
+                         f"float32 [N, {noise_dim}]")
+    return noise
 
 
 class Stateful(Protocol):
@@ -148,12 +169,17 @@ def restore(state: TrainState, plugins: Sequence[Stateful], arrays: Dict[str, np
                 compat.set_optimizer_state(getattr(nets, opt), params, saved)
             except ValueError as e:
                 raise CheckpointError(f"{where}: {opt}: {e}") from None
-        state.fixed_noise = arrays["fixed_noise"]
+        state.fixed_noise = check_fixed_noise(arrays["fixed_noise"], nets.noise_dim)
         counters = meta["counters"]
-        state.pass_id, state.iteration = int(counters["pass_id"]), int(counters["iteration"])
-        state.global_step, state.strike = int(counters["global_step"]), int(counters["strike"])
-        state.result = StepResult(counters["decision"], dict(counters["losses"]))
-        state.pass_counts = {k: int(v) for k, v in counters["pass_counts"].items()}
+        state.pass_id, state.iteration = (_count(counters["pass_id"]),
+                                          _count(counters["iteration"]))
+        state.global_step, state.strike = (_count(counters["global_step"]),
+                                           _count(counters["strike"]))
+        if counters["decision"] not in ("", DIS, GEN):
+            raise ValueError(f"decision {counters['decision']!r}")
+        state.result = StepResult(counters["decision"],
+                                  {str(k): float(v) for k, v in counters["losses"].items()})
+        state.pass_counts = {net: _count(counters["pass_counts"][net]) for net in (DIS, GEN)}
         state.scheduler.load_state_dict(meta["scheduler"])
         state.sampler.load_state_dict(meta["sampler"])
         rng = meta["rng"]
@@ -169,13 +195,15 @@ def restore(state: TrainState, plugins: Sequence[Stateful], arrays: Dict[str, np
             log.warning(f"checkpoint: Paddle's random generator not restored ({why_not}); a "
                         f"conf that draws from it while training (dropout) will not continue "
                         f"exactly")
-    except (KeyError, TypeError, ValueError) as e:
+        saved_plugins = meta.get("plugins", {})
+        if not isinstance(saved_plugins, dict):
+            raise TypeError("the plugins' states are not a mapping")
+        for plugin in plugins:
+            if plugin.name in saved_plugins:
+                plugin.load_state_dict(saved_plugins[plugin.name])
+    except MALFORMED as e:
         raise CheckpointError(f"{where}: incomplete or malformed train state "
-                              f"({type(e).__name__}: {e})") from None
-    saved_plugins = meta.get("plugins", {})
-    for plugin in plugins:
-        if plugin.name in saved_plugins:
-            plugin.load_state_dict(saved_plugins[plugin.name])
+                              f"({type(e).__name__}: {shorten(e, 120)})") from None
     unused = sorted(set(saved_plugins) - {p.name for p in plugins})
     if unused:
         log.info(f"checkpoint: state of plugin(s) {', '.join(unused)} not used by this run")
@@ -184,6 +212,8 @@ def restore(state: TrainState, plugins: Sequence[Stateful], arrays: Dict[str, np
 def check_settings(saved: dict, current: dict, where) -> List[str]:
     """Refuse a resume that cannot continue the same run; warn about changes to its results and
     return their names."""
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{where}: its settings are not a mapping")
     old, new = flatten_settings(saved), flatten_settings(current)
     changed = [k for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)]
     for key in changed:

@@ -97,7 +97,10 @@ class BatchSampler:
         return {"shuffle_id": self.shuffle_id, "position": self.position}
 
     def load_state_dict(self, state: dict) -> None:
-        shuffle_id = int(state["shuffle_id"])
+        shuffle_id, position = int(state["shuffle_id"]), int(state["position"])
+        if shuffle_id < -1 or not 0 <= position <= self.num_samples:
+            raise ValueError(f"sampler state ({shuffle_id}, {position}) is outside this data "
+                             f"set's ({self.num_samples} samples)")
         if shuffle_id >= 0:
             self._shuffle(shuffle_id)
-        self.shuffle_id, self.position = shuffle_id, int(state["position"])
+        self.shuffle_id, self.position = shuffle_id, position

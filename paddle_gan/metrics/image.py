@@ -10,6 +10,8 @@ and `evaluate_images`, which returns them all with their protocol as one JSON-se
 from __future__ import annotations
 
 import io
+import logging
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Tuple, Union
@@ -134,7 +136,15 @@ def reference_stats(cache_path: PathLike, model: LeNet, split: str,
     """
     cache_path = Path(cache_path)
     if cache_path.is_file():
-        ref = ReferenceStats.load(cache_path)
+        try:
+            ref = ReferenceStats.load(cache_path)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+            # A damaged cache says nothing: computed again and replaced, with a word.
+            logging.getLogger("paddle_gan").warning(
+                f"metrics: {cache_path} is unreadable ({type(err).__name__}), computing it again")
+            ref = compute_reference(model, load_images(), split)
+            ref.save(cache_path)
+            return ref
         ref.check(model.sha256)
         if ref.split != split:
             raise ValueError(f"{cache_path} holds statistics of split {ref.split!r}, not {split!r}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from ..config import MAX_COUNT
 from ..state import TrainState
 from .base import Plugin
 
@@ -24,8 +25,9 @@ class CheckpointPlugin(Plugin):
     @dataclass
     class Options:
         # also save every N iterations; 0: only at pass ends (and stops)
-        every_n_iters: int = field(default=0, metadata={"min": 0})
-        keep_last: int = field(default=3, metadata={"min": 1})  # older ones are deleted
+        every_n_iters: int = field(default=0, metadata={"min": 0, "max": MAX_COUNT})
+        # the newest checkpoints kept; older ones are deleted
+        keep_last: int = field(default=3, metadata={"min": 1, "max": MAX_COUNT})
 
     def __init__(self, options: Options):
         self.every, self.keep_last = options.every_n_iters, options.keep_last

@@ -8,6 +8,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from ..config import MAX_COUNT
 from ..state import DIS, GEN, TrainState
 from .base import Plugin
 
@@ -26,7 +27,7 @@ class ConsolePlugin(Plugin):
 
     @dataclass
     class Options:
-        every_n_iters: int = field(default=100, metadata={"min": 1})
+        every_n_iters: int = field(default=100, metadata={"min": 1, "max": MAX_COUNT})
 
     def __init__(self, options: Options):
         self.every = options.every_n_iters

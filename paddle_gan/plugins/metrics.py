@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from .. import storage
+from ..config import MAX_COUNT, MAX_SEED
 from ..errors import ConfigError, DataError
 from ..metrics.classifier import ExtractorError
 from ..metrics.evaluator import MetricsUnavailable, build_evaluator, dumps, one_line
@@ -31,10 +32,11 @@ class MetricsPlugin(Plugin):
 
     @dataclass
     class Options:
-        every_n_passes: int = field(default=1, metadata={"min": 0})  # 0: off
+        every_n_passes: int = field(default=1, metadata={"min": 0, "max": MAX_COUNT})  # 0: off
         # None: 10000 points for 2-D data, 2000 images for MNIST
         n_samples: Optional[int] = field(default=None, metadata={"min": 2, "max": 1_000_000})
-        seed: int = field(default=0, metadata={"min": 0})  # of the evaluation noise
+        # of the evaluation noise
+        seed: int = field(default=0, metadata={"min": 0, "max": MAX_SEED})
         classifier: str = ""  # MNIST extractor (.npz with sidecar); "": the pinned one
         reference_cache: str = ""  # "": metrics_cache next to the output dir
 

@@ -23,7 +23,7 @@ from typing import Any, Dict, Optional
 import yaml
 
 from .. import storage
-from ..config import flatten_settings, settings_to_dict
+from ..config import MAX_COUNT, flatten_settings, settings_to_dict
 from ..state import DIS, GEN, TrainState
 from .base import Plugin
 
@@ -51,9 +51,9 @@ class VisualDLPlugin(Plugin):
 
     @dataclass
     class Options:
-        every_n_iters: int = field(default=10, metadata={"min": 1})  # scalars
+        every_n_iters: int = field(default=10, metadata={"min": 1, "max": MAX_COUNT})  # scalars
         # parameter histograms every M iterations; 0: off (they cost time, see the README)
-        histogram_every_n_iters: int = field(default=0, metadata={"min": 0})
+        histogram_every_n_iters: int = field(default=0, metadata={"min": 0, "max": MAX_COUNT})
         histogram_buckets: int = field(default=30, metadata={"min": 1, "max": 10_000})
 
     def __init__(self, options: Options):
