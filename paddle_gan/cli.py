@@ -25,7 +25,8 @@ EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
 EPILOG = """\
 Flags override the YAML run config, which overrides the conf module's defaults. Other settings
 by their dotted names with --set: optimizer.learning_rate|beta1|beta2, scheduler.name
-({schedulers}), scheduler.max_strike|d_steps|g_steps, data_size, data_dir,
+({schedulers}), scheduler.max_strike|d_steps|g_steps, data_size, data_dir, verify_data
+(false: train on MNIST/CIFAR look-alikes of the official file sizes),
 execution ({executions}; fast is the default, plain the literal v1 step with Paddle's own
 layers, for debugging), plugins (e.g. '[console,samples]'), plugin_options.<plugin>.<option>.
 Plugins: {plugins} (options: README).
