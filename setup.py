@@ -1,4 +1,7 @@
-"""Install paddle_gan: `pip install -e .[cpu,test]` (or `.[gpu]` on a CUDA machine)."""
+"""Install paddle_gan: `pip install -e .[cpu,test]` (or `.[gpu]` on a CUDA machine).
+
+Supported Paddle: 2.6.2 and 3.x (tested on 2.6.2 and 3.3.1; paddle_gan/compat.py says where they
+differ)."""
 from setuptools import find_packages, setup
 
 setup(
@@ -10,8 +13,11 @@ setup(
     python_requires=">=3.9",
     install_requires=["numpy", "matplotlib", "visualdl", "pyyaml"],
     extras_require={
-        "cpu": ["paddlepaddle>=3.0"],
-        "gpu": ["paddlepaddle-gpu>=3.0"],
+        # A fresh install gets the newest 3.x; a Paddle 2.6.2 already installed is kept.
+        "cpu": ["paddlepaddle>=2.6.2,<4"],
+        # The newest CUDA build the public index serves is 2.6.2; Paddle's own index serves
+        # 3.x (README: "Paddle versions and GPUs"). Both are supported.
+        "gpu": ["paddlepaddle-gpu>=2.6.2,<4"],
         "test": ["pytest", "ruff"],
     },
 )

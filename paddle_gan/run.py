@@ -152,7 +152,7 @@ def _run(settings: Settings, output_dir: Path, notes: List[str]) -> TrainState:
     device = runtime.select_device(settings.use_gpu, settings.gpu_id)
     for note in notes:
         log.info(note)
-    log.info(f"device: {device}")
+    log.info(f"device: {device}, Paddle {runtime.import_paddle().__version__}")
     state = build_state(settings, output_dir)
     plugins = build_plugins(settings.plugins, settings.plugin_options, state.is_writer)
     saves = any(plugin.saves_state for plugin in plugins)

@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import numpy as np
+import paddle
 import yaml
 
 from paddle_gan.cli import main
@@ -28,6 +29,7 @@ def test_end_to_end_uniform(tiny_uniform_args, tmp_path, capsys):
     log = (out_dir / "train.log").read_text()
     assert "pass 1 samples:" in log and "cells hold at least half their expected share" in log
     assert "it/s" in log and "ETA" in log and "D steps" in log
+    assert f"device: cpu, Paddle {paddle.__version__}" in log  # which Paddle ran it
     assert "inside the support" in capsys.readouterr().out
 
 
