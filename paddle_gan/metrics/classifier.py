@@ -123,8 +123,10 @@ def _read_arrays(path: Path) -> dict:
         # allow_pickle=False: an object array raises instead of unpickling (running) its payload
         with np.load(path, allow_pickle=False) as data:
             return {name: data[name] for name in data.files}
-    # EOFError: an empty member; zlib.error: a damaged member of a compressed archive
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as err:
+    # EOFError: an empty member; zlib.error: a damaged member of a compressed archive;
+    # NotImplementedError / RuntimeError: a damaged compression method / encryption flag
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error, NotImplementedError,
+            RuntimeError) as err:
         raise _unreadable(path, "classifier", err) from None
 
 

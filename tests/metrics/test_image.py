@@ -180,10 +180,19 @@ def flip_middle_byte(data: bytes) -> bytes:
     return bytes(data)
 
 
+def unknown_compression(data: bytes) -> bytes:
+    """The first member's compression method set to 99, in its local and central headers."""
+    data = bytearray(data)
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        data[data.find(signature) + offset] = 99
+    return bytes(data)
+
+
 @pytest.mark.parametrize("damage, problem", [
     (flip_middle_byte, "not a readable classifier (BadZipFile: Bad CRC-32"),
     (lambda data: data[: len(data) // 2], "not a readable classifier (ValueError: not an npz"),
     (lambda data: b"", "not a readable classifier (ValueError: not an npz"),
+    (unknown_compression, "not a readable classifier (NotImplementedError: That compression"),
 ])
 def test_a_damaged_classifier_with_a_matching_sidecar_is_one_clear_error(tmp_path, damage,
                                                                          problem):
