@@ -46,13 +46,32 @@ class SchedulerSettings:
     g_steps: int = field(default=1, metadata={"min": 1, "max": MAX_COUNT})
 
 
+# The 2-D mixtures' layouts and spreads; the defaults are PacGAN's synthetic experiments (Lin et
+# al. 2018): 8 modes on a circle of radius 1 with sigma 0.01, a 5x5 grid with spacing 2 (means
+# {-4,-2,0,2,4}^2) with sigma 0.05. Only the section of the run's own data source is read.
+@dataclass
+class RingSettings:
+    modes: int = field(default=8, metadata={"min": 1, "max": 1000})
+    radius: float = field(default=1.0, metadata={"min": 1e-6, "max": 1e6})
+    sigma: float = field(default=0.01, metadata={"min": 1e-9, "max": 1e6})
+
+
+@dataclass
+class GridSettings:
+    side: int = field(default=5, metadata={"min": 1, "max": 31})  # side x side modes
+    spacing: float = field(default=2.0, metadata={"min": 1e-6, "max": 1e6})
+    sigma: float = field(default=0.05, metadata={"min": 1e-9, "max": 1e6})
+
+
 @dataclass
 class Settings:
     data: str = field(default="uniform", metadata={"registry": DATASETS})
     conf: str = "conf/gan_conf.py"  # the conf module; relative paths are from the repo root
     data_dir: str = ""  # default: data/<data>_data
-    # uniform source only
+    # the 2-D sources (uniform, ring, grid): how many points are drawn
     data_size: int = field(default=1_000_000, metadata={"min": 1, "max": 10**12})
+    ring: RingSettings = field(default_factory=RingSettings)
+    grid: GridSettings = field(default_factory=GridSettings)
     # MNIST/CIFAR files of the official size must have the official checksum; false: train on
     # another data set in the same format (Fashion-MNIST, say)
     verify_data: bool = True

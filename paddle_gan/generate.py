@@ -18,6 +18,7 @@ from .checkpoint.reader import Loaded
 
 def write_samples(loaded: Loaded, noise: np.ndarray, out_prefix, title: str) -> tuple:
     """Generate for `noise`; write `<out_prefix>.png` and `<out_prefix>.npy`; return both paths."""
+    from .metrics.two_d import true_distribution
     from .networks import generate
     from .render import samples_png
 
@@ -25,7 +26,9 @@ def write_samples(loaded: Loaded, noise: np.ndarray, out_prefix, title: str) -> 
     out_prefix = Path(out_prefix)
     storage.make_folder(out_prefix.parent, "output folder")
     png, npy = Path(f"{out_prefix}.png"), Path(f"{out_prefix}.npy")
-    storage.write_bytes(png, samples_png(samples, loaded.pixel_range, title), "picture")
+    picture = samples_png(samples, loaded.pixel_range, title,
+                          true_distribution(loaded.data_settings))
+    storage.write_bytes(png, picture, "picture")
     buffer = io.BytesIO()
     np.save(buffer, samples)
     storage.write_bytes(npy, buffer.getvalue(), "samples")

@@ -117,6 +117,8 @@ DATASETS = Registry(
     "data source", "paddle_gan.datasets",
     {
         "uniform": "paddle_gan.datasets.uniform:load",
+        "ring": "paddle_gan.datasets.ring:load",
+        "grid": "paddle_gan.datasets.grid:load",
         "mnist": "paddle_gan.datasets.mnist:load",
         "cifar": "paddle_gan.datasets.cifar:load",
     },

@@ -1,6 +1,7 @@
 """Metrics of a checkpoint: `python tools/evaluate.py SOURCE [--pass P] [--num N] [--seed S]
-[--json PATH]`. Prints a table and, with --json, writes the result with its protocol. Thin on
-purpose: the logic is in paddle_gan.evaluate.
+[--json PATH]`. Prints a table (each metric next to the same metric of real data) and, with
+--json, writes the result with its protocol. Thin on purpose: the logic is in
+paddle_gan.metrics.evaluator.
 
 Exit codes: 0 done; 2 bad usage, an unusable checkpoint, data without metrics, missing reference
 data or a refused extractor (one line, no traceback).
@@ -19,7 +20,8 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="evaluate.py",
         description="Measure a checkpoint's generator: 2-D metrics against the true "
-        "distribution, or MNIST classifier-feature metrics against the MNIST test split.",
+        "distribution, or MNIST classifier-feature metrics against the MNIST test split, each "
+        "next to the same metric of real data.",
         epilog="SOURCE: a checkpoint folder, a checkpoints folder or a run's output dir (then the "
         "newest valid checkpoint). Exit codes: 0 done, 2 bad usage, checkpoint, data or "
         "extractor.",
@@ -29,7 +31,8 @@ def build_parser():
     add("--pass", dest="pass_id", type=int, metavar="P",
         help="the checkpoint saved at the end of pass P")
     add("--num", type=int, metavar="N",
-        help="how many samples (default 10000 for 2-D data, 2000 for MNIST: the plugin's)")
+        help="how many samples (default: the plugin's, 10000 for the uniform square, 2500 for "
+        "the ring and grid mixtures, 2000 for MNIST)")
     add("--seed", type=int, default=0, metavar="S",
         help="seed of the noise (default 0, the plugin's)")
     add("--json", metavar="PATH", help="also write the result as JSON to PATH")

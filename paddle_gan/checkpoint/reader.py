@@ -15,11 +15,13 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from ..config import Settings, load_conf_module
-from ..errors import CheckpointError
+from ..config import Settings, load_conf_module, settings_from_dict
+from ..errors import CheckpointError, ConfigError
 from ..runtime import select_device
 from .files import MANIFEST, list_checkpoints, load_checkpoint, newest_valid
 from .train_state import FORMAT, MALFORMED, READABLE_FORMATS, check_fixed_noise, load_tensors
+
+DATA_KEYS = ("data", "data_dir", "ring", "grid")
 
 
 @dataclass
@@ -45,6 +47,16 @@ class Loaded:
     @property
     def conf_path(self) -> Path:
         return Settings(conf=self.meta["settings"]["conf"]).resolved_conf_path()
+
+    @property
+    def data_settings(self) -> Settings:
+        """What the run trained on (source, folder, a 2-D source's layout) as validated settings,
+        the rest defaults: what the metrics and pictures of the tools need to know."""
+        saved = self.meta["settings"]
+        try:
+            return settings_from_dict({key: saved[key] for key in DATA_KEYS if key in saved})
+        except ConfigError as err:
+            raise CheckpointError(f"{self.path}: its settings: {err}") from None
 
 
 def _pass_of(path: Path) -> int:

@@ -35,6 +35,10 @@ OPTIMIZERS = ("opt_g", "opt_d")
 # setting may change (more passes, a new output dir), and a change that alters the results is
 # reported. Settings that only say where and how long to run are not.
 REFUSED = ("data", "conf", "data_size")
+# A 2-D source's own section (`ring.sigma`, ...) is refused like data_size when it is the run's
+# data, and is ignored for a run on any other data (checkpoints older than the sections have
+# none).
+DATA_SECTIONS = ("ring", "grid")
 QUIET = ("num_passes", "output_dir", "resume", "use_gpu", "gpu_id", "data_dir", "plugins",
          "plugin_options")
 
@@ -216,8 +220,10 @@ def check_settings(saved: dict, current: dict, where) -> List[str]:
         raise CheckpointError(f"{where}: its settings are not a mapping")
     old, new = flatten_settings(saved), flatten_settings(current)
     changed = [k for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)]
+    other_sections = [name for name in DATA_SECTIONS if name != saved.get("data")]
+    changed = [k for k in changed if k.split(".")[0] not in other_sections]
     for key in changed:
-        if key in REFUSED:
+        if key in REFUSED or key.split(".")[0] in DATA_SECTIONS:
             raise CheckpointError(f"{where} was saved with {key}={old.get(key)!r}, this run has "
                                   f"{key}={new.get(key)!r}; resume with the same {key} or start "
                                   f"a new output dir")

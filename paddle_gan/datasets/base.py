@@ -1,4 +1,5 @@
-"""An in-memory data set and the sampler that hands out its shuffled batches.
+"""An in-memory data set, the sampler that hands out its shuffled batches, and drawing a 2-D
+data set from a known distribution (the ring and grid sources).
 
 The sampler shuffles once at the start of every pass (and again if a pass runs past the end of
 the data), so drawing a batch is a slice, never work proportional to the data size. Its whole
@@ -44,6 +45,13 @@ class ArrayDataset:
 
     def __len__(self) -> int:
         return len(self.samples)
+
+
+def draw_points(name: str, distribution, size: int, seed: int) -> ArrayDataset:
+    """`size` float32 points of a `metrics.two_d.TrueDistribution`, drawn once from `seed`."""
+    check_memory(size * 2 * 8 * 2, f"data_size {size} (points of {name})")  # float64 on the way
+    points = distribution.sample(size, np.random.default_rng(seed))
+    return ArrayDataset(name, points.astype(np.float32))
 
 
 # Data sets up to this size get a shuffled copy per shuffle (see BatchSampler.next_batch).

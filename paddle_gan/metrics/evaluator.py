@@ -2,11 +2,12 @@
 
 This file owns the pinned MNIST feature extractor (the classifier shipped in
 paddle_gan/metrics/assets and the SHA-256 it must have), where the reference statistics of the
-MNIST test split are cached (one file per extractor), `Evaluator`, which draws N samples from a
-generator with noise of its own seed (never the training's random state) and returns the
-metrics with their protocol as one JSON-serialisable dict, strict JSON for those dicts (NaN
-becomes null) and their one-line and table renderings. The metrics themselves are the sibling
-modules' business (`two_d`, `image`, `classifier`).
+MNIST test split and the real-data floor are cached (one file per extractor), `Evaluator`, which
+draws N samples from a generator with noise of its own seed (never the training's random state)
+and returns the metrics with their protocol and the same metrics of real data ("real": the
+floor a generator is measured against) as one JSON-serialisable dict, strict JSON for those
+dicts (NaN becomes null) and their one-line and table renderings. The metrics themselves are
+the sibling modules' business (`two_d`, `image`, `manifold`, `classifier`).
 """
 from __future__ import annotations
 
@@ -17,13 +18,15 @@ import math
 from pathlib import Path
 from typing import Optional, Union
 
+import numpy as np
+
 from ..checkpoint.reader import Loaded
 from ..config import Settings
-from ..errors import CheckpointError, UsageError
+from ..errors import CheckpointError, DataError, UsageError
 from ..noise import sample_noise
 from .classifier import ExtractorError, LeNet, file_sha256, load_classifier
 from .image import ReferenceStats, evaluate_images, reference_stats
-from .two_d import DISTRIBUTIONS, evaluate_2d, true_distribution
+from .two_d import GaussianMixture2D, evaluate_2d, true_distribution
 
 log = logging.getLogger("paddle_gan")
 PathLike = Union[str, Path]
@@ -34,15 +37,20 @@ PINNED_EXTRACTOR = Path(__file__).resolve().parent / "assets" / "lenet_mnist.npz
 PINNED_SHA256 = "22b0e5ef84d9e42a0256f113a0358bc9df8c1a8588e7b5ffe3dd6453737ff7d2"
 REFERENCE_SPLIT = "test"
 IMAGE_DATA = ("mnist",)  # data sources with a feature extractor
-DEFAULT_SAMPLES = {"points": 10_000, "images": 2_000}
+# "modes": the mixtures' published protocol (VEEGAN, PacGAN) measures 2,500 samples
+DEFAULT_SAMPLES = {"points": 10_000, "modes": 2_500, "images": 2_000}
 DEFAULT_CACHE = Path("output") / "metrics_cache"
 HEADLINE = {
     "points": ("inside", "coverage", "sliced_w1", "ks"),
-    "images": ("frechet", "classifier_score", "class_entropy", "confident"),
+    "modes": ("modes", "high_quality", "reverse_kl", "sliced_w1", "ks"),
+    "images": ("frechet", "classifier_score", "class_entropy", "confident", "precision", "recall",
+               "density", "coverage"),
 }
-BEST = {"inside": "1", "coverage": "1", "sliced_w1": "0", "ks": "0", "frechet": "0",
-        "classifier_score": "10", "class_entropy": "2.303 (ln 10)", "confident": "1"}
-
+BEST = {"inside": "1", "coverage": "1", "sliced_w1": "0", "ks": "0", "modes": "all",
+        "high_quality": "0.989 (true samples)", "reverse_kl": "0", "frechet": "0",
+        "classifier_score": "10", "class_entropy": "2.303 (ln 10)", "confident": "1",
+        "precision": "1", "recall": "1", "density": "1"}
+METRICS = sorted({name for names in HEADLINE.values() for name in names})
 
 class MetricsUnavailable(UsageError):
     """This data source has no metrics here (CIFAR-10: the only extractor is an MNIST one)."""
@@ -97,18 +105,71 @@ def mnist_reference(model: LeNet, data_dir: PathLike, cache_dir: PathLike) -> Re
     return reference
 
 
+def floor_cache_path(cache_dir: PathLike, extractor_sha256: str, n_samples: int,
+                     seed: int) -> Path:
+    return Path(cache_dir) / f"mnist-floor-{extractor_sha256[:16]}-n{n_samples}-seed{seed}.json"
+
+
+def mnist_floor(model: LeNet, reference: ReferenceStats, data_dir: PathLike,
+                cache_dir: PathLike, n_samples: int, seed: int) -> dict:
+    """The image metrics of `n_samples` real MNIST training digits (a subset drawn from `seed`)
+    against the reference: the best a generator can hope for with this protocol. Cached as JSON
+    next to the reference statistics and used only when made with the same extractor, reference,
+    sample count and seed; a damaged file is computed again. Raises DataError without the
+    training split."""
+    from ..datasets.mnist import load_mnist
+    from ..storage import write_bytes
+
+    path = floor_cache_path(cache_dir, model.sha256, n_samples, seed)
+    wanted = {"extractor_sha256": model.sha256, "n_samples": n_samples, "seed": seed,
+              "reference_split": reference.split, "reference_n_samples": reference.n_samples,
+              "split": "train"}
+    with contextlib.suppress(OSError, ValueError, RecursionError):
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(cached, dict) and all(cached.get(k) == v for k, v in wanted.items()):
+            return cached
+    train = load_mnist(data_dir, "train").samples
+    rng = np.random.default_rng([seed, 3])
+    images = train[rng.choice(len(train), n_samples, replace=n_samples > len(train))]
+    floor = {**evaluate_images(images, model, reference, seed), "split": "train"}
+    write_bytes(path, (dumps(floor) + "\n").encode(), "the real-data floor")
+    log.info(f"metrics: real-data floor ({n_samples} MNIST train digits) cached in {path}")
+    return floor
+
+
 class Evaluator:
-    """How the samples of one data source are measured; built once, then called per model."""
+    """How the samples of one data source are measured; built once, then called per model.
+    `floor(n, seed)` gives the full metrics of n real samples (None when there is no real data
+    to measure, e.g. no MNIST training split)."""
 
     def __init__(self, data: str, distribution=None, extractor: Optional[LeNet] = None,
-                 reference: Optional[ReferenceStats] = None):
+                 reference: Optional[ReferenceStats] = None, floor=None):
         self.data, self.distribution = data, distribution
         self.extractor, self.reference = extractor, reference
-        self.kind = "points" if distribution is not None else "images"
+        if distribution is None:
+            self.kind = "images"
+        else:
+            self.kind = "modes" if isinstance(distribution, GaussianMixture2D) else "points"
+        self._floor, self._floors = floor, {}
 
     @property
     def default_samples(self) -> int:
         return DEFAULT_SAMPLES[self.kind]
+
+    def real(self, n_samples: int, seed: int) -> Optional[dict]:
+        """The headline metrics of real data under the same protocol (computed once)."""
+        if (n_samples, seed) not in self._floors:
+            floor = None
+            if self.distribution is not None:
+                true = self.distribution.sample(n_samples, np.random.default_rng([seed, 2]))
+                floor = evaluate_2d(true, self.distribution, seed=seed)
+            elif self._floor is not None:
+                try:
+                    floor = self._floor(n_samples, seed)
+                except DataError as err:
+                    log.warning(f"metrics: no real-data floor ({err})")
+            self._floors[n_samples, seed] = floor and dict(headline(floor))
+        return self._floors[n_samples, seed]
 
     def evaluate(self, generator, noise_dim: int, n_samples: int, seed: int,
                  checkpoint: Optional[str] = None, pass_id: Optional[int] = None,
@@ -117,7 +178,7 @@ class Evaluator:
         from ..networks import generate
 
         samples = generate(generator, sample_noise(n_samples, seed, noise_dim))
-        if self.kind == "points":
+        if self.distribution is not None:
             result = evaluate_2d(samples, self.distribution, seed=seed, checkpoint=checkpoint,
                                  pass_id=pass_id)
         else:
@@ -125,21 +186,26 @@ class Evaluator:
                                      checkpoint=checkpoint, pass_id=pass_id)
         result["data"] = self.data
         result["global_step"] = None if global_step is None else int(global_step)
+        result["real"] = self.real(n_samples, seed)
         return result
 
 
-def build_evaluator(data: str, data_dir: PathLike = "", classifier: Optional[PathLike] = None,
+def build_evaluator(settings: Settings, classifier: Optional[PathLike] = None,
                     reference_cache: PathLike = DEFAULT_CACHE) -> Evaluator:
-    """The evaluator for `data`. Raises MetricsUnavailable (no metrics for it), ExtractorError
-    (extractor refused) or DataError (MNIST test split unreadable)."""
-    if data in DISTRIBUTIONS:
-        return Evaluator(data, distribution=true_distribution(data))
-    if data not in IMAGE_DATA:
+    """The evaluator for the run's data (`settings.data`, its folder and a 2-D source's layout).
+    Raises MetricsUnavailable (no metrics for it), ExtractorError (extractor refused) or
+    DataError (MNIST test split unreadable)."""
+    distribution = true_distribution(settings)
+    if distribution is not None:
+        return Evaluator(settings.data, distribution=distribution)
+    if settings.data not in IMAGE_DATA:
         raise MetricsUnavailable(f"image metrics are MNIST-only (the one feature extractor here "
-                                 f"is an MNIST classifier); none for {data}")
-    model = load_extractor(classifier)
-    return Evaluator(data, extractor=model,
-                     reference=mnist_reference(model, data_dir, reference_cache))
+                                 f"is an MNIST classifier); none for {settings.data}")
+    model, data_dir = load_extractor(classifier), settings.resolved_data_dir()
+    reference = mnist_reference(model, data_dir, reference_cache)
+    return Evaluator(settings.data, extractor=model, reference=reference,
+                     floor=lambda n, seed: mnist_floor(model, reference, data_dir,
+                                                       reference_cache, n, seed))
 
 
 def evaluate_checkpoint(loaded: Loaded, n_samples: Optional[int] = None, seed: int = 0,
@@ -148,14 +214,14 @@ def evaluate_checkpoint(loaded: Loaded, n_samples: Optional[int] = None, seed: i
     """The metrics of a loaded checkpoint's generator; the data comes from its saved settings."""
     path = loaded.path
     try:
-        data, at = loaded.meta["settings"]["data"], loaded.meta["saved_at"]
+        at = loaded.meta["saved_at"]
         pass_id, global_step = at["pass_id"], at["global_step"]
     except (KeyError, TypeError) as err:
         raise CheckpointError(f"{path}: incomplete checkpoint meta (no {err})") from None
-    if data_dir is None:
-        saved_dir = loaded.meta["settings"].get("data_dir", "")
-        data_dir = Settings(data=data, data_dir=saved_dir).resolved_data_dir()
-    evaluator = build_evaluator(data, data_dir, classifier, reference_cache)
+    settings = loaded.data_settings
+    if data_dir is not None:
+        settings.data_dir = str(data_dir)
+    evaluator = build_evaluator(settings, classifier, reference_cache)
     return evaluator.evaluate(loaded.generator, loaded.noise_dim,
                               n_samples or evaluator.default_samples, seed,
                               checkpoint=str(path), pass_id=pass_id, global_step=global_step)
@@ -178,10 +244,14 @@ def dumps(result: dict, **kwargs) -> str:
     return json.dumps(_finite(result), allow_nan=False, **kwargs)
 
 
+def result_kind(result: dict) -> str:
+    """"images", "modes" (a 2-D mixture) or "points" (the uniform square)."""
+    return "images" if "frechet" in result else "modes" if "modes" in result else "points"
+
+
 def headline(result: dict) -> list:
-    """[(name, value)] of the four numbers that summarise a result."""
-    kind = "points" if "inside" in result else "images"
-    return [(name, result[name]) for name in HEADLINE[kind]]
+    """[(name, value)] of the numbers that summarise a result."""
+    return [(name, result[name]) for name in HEADLINE[result_kind(result)]]
 
 
 def _number(value) -> str:
@@ -190,13 +260,24 @@ def _number(value) -> str:
     return f"{value:.4g}"
 
 
+def _shown(result: dict, name: str, value) -> str:
+    if name == "modes" and value is not None:  # captured out of how many
+        return f"{value}/{len(result['mode_counts'])}"
+    return _number(value)
+
+
 def one_line(result: dict) -> str:
-    """`inside 0.998 coverage 1 sliced_w1 0.0123 ks 0.0345`"""
-    return " ".join(f"{name} {_number(value)}" for name, value in headline(result))
+    """`modes 8/8 (real 8/8) high_quality 0.97 (real 0.989) ...`; without "real", the bare
+    numbers."""
+    real = result.get("real") or {}
+    return " ".join(f"{name} {_shown(result, name, value)}"
+                    + (f" (real {_shown(result, name, real[name])})" if name in real else "")
+                    for name, value in headline(result))
 
 
 def table(result: dict) -> str:
-    """The result for people: where it comes from, then one metric per row with its best value."""
+    """The result for people: where it comes from, then one metric per row with the same metric
+    of real data and its best value."""
     where = result.get("checkpoint") or "-"
     lines = [f"checkpoint  {where} (pass {result.get('pass')}, step {result.get('global_step')})",
              f"data        {result['data']}: {result['n_samples']} samples, seed {result['seed']}"]
@@ -204,10 +285,15 @@ def table(result: dict) -> str:
         lines.append(f"reference   MNIST {result['reference_split']} "
                      f"({result['reference_n_samples']} images), extractor "
                      f"{result['extractor_sha256'][:16]}")
-    lines += ["", f"{'metric':<18}{'value':>10}  best"]
-    lines += [f"{name:<18}{_number(value):>10}  {BEST[name]}" for name, value in headline(result)]
+    real = result.get("real") or {}
+    lines += ["", f"{'metric':<18}{'value':>10}{'real data':>12}  best"]
+    lines += [f"{name:<18}{_shown(result, name, value):>10}"
+              f"{_shown(result, name, real[name]) if name in real else '-':>12}  {BEST[name]}"
+              for name, value in headline(result)]
     if "class_shares" in result:
         shares = " ".join(f"{digit}:{share:.2f}" for digit, share in
                           enumerate(result["class_shares"]))
         lines.append(f"{'class shares':<18}{shares}")
+    if "mode_counts" in result:
+        lines.append(f"{'mode counts':<18}{' '.join(map(str, result['mode_counts']))}")
     return "\n".join(lines)

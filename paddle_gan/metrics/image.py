@@ -1,17 +1,20 @@
 """Image metrics in the pinned classifier's eyes, with the protocol that makes them comparable.
 
 This file owns the reference statistics (mean and covariance of the classifier's penultimate
-features on a real split, cached as .npz with the extractor SHA-256, split and sample count they
-were made with, and refused for any other extractor), the Frechet distance between feature
-Gaussians (NumPy eigendecompositions, no SciPy), the classifier score (the Inception Score
-analogue), the class histogram with its entropy, the share of confidently classified samples,
-and `evaluate_images`, which returns them all with their protocol as one JSON-serialisable dict.
+features on a real split, the features themselves and their k-NN radii, cached as .npz with the
+extractor SHA-256, split and sample count they were made with, and refused for any other
+extractor), the Frechet distance between feature Gaussians (NumPy eigendecompositions, no SciPy),
+the classifier score (the Inception Score analogue), the class histogram with its entropy, the
+share of confidently classified samples, and `evaluate_images`, which returns them all with
+precision, recall, density and coverage (`manifold`) and their protocol as one
+JSON-serialisable dict.
 """
 from __future__ import annotations
 
 import io
 import logging
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Tuple, Union
@@ -20,19 +23,28 @@ import numpy as np
 
 from .. import storage
 from .classifier import ExtractorError, LeNet, extract
+from .manifold import NEAREST_K, knn_radii, prdc
 
 PathLike = Union[str, Path]
 
 
+class OutdatedCache(ValueError):
+    """A reference cache written before it held the features (or with another k)."""
+
+
 @dataclass
 class ReferenceStats:
-    """Feature mean [D] and covariance [D, D] of `n_samples` real images of `split`."""
+    """Feature mean [D] and covariance [D, D] of `n_samples` real images of `split`, and the
+    features [N, D] with their `nearest_k`-NN radii [N] (for precision, recall and the like)."""
 
     mean: np.ndarray
     cov: np.ndarray
     extractor_sha256: str
     split: str
     n_samples: int
+    features: np.ndarray
+    radii: np.ndarray
+    nearest_k: int = NEAREST_K
 
     def check(self, extractor_sha256: Optional[str]) -> None:
         """Refuse an extractor other than the one these statistics were computed with."""
@@ -49,6 +61,8 @@ class ReferenceStats:
         np.savez(
             buffer, mean=self.mean, cov=self.cov, extractor_sha256=np.array(self.extractor_sha256),
             split=np.array(self.split), n_samples=np.array(self.n_samples, dtype=np.int64),
+            features=self.features, radii=self.radii,
+            nearest_k=np.array(self.nearest_k, dtype=np.int64),
         )
         storage.make_folder(path.parent, "the reference statistics cache")
         storage.write_bytes(path, buffer.getvalue(), "reference statistics")
@@ -56,9 +70,12 @@ class ReferenceStats:
     @classmethod
     def load(cls, path: PathLike) -> ReferenceStats:
         with np.load(path, allow_pickle=False) as data:
+            if "features" not in data.files or int(data["nearest_k"]) != NEAREST_K:
+                raise OutdatedCache(f"{path} holds no features for k={NEAREST_K}")
             return cls(
                 mean=data["mean"], cov=data["cov"], extractor_sha256=str(data["extractor_sha256"]),
                 split=str(data["split"]), n_samples=int(data["n_samples"]),
+                features=data["features"], radii=data["radii"], nearest_k=NEAREST_K,
             )
 
 
@@ -124,7 +141,8 @@ def compute_reference(model: LeNet, images: np.ndarray, split: str,
         raise ExtractorError("the classifier has no SHA-256; save or load it first")
     features, _ = extract(model, images, batch_size)
     mean, cov = feature_statistics(features)
-    return ReferenceStats(mean, cov, model.sha256, split, len(features))
+    return ReferenceStats(mean, cov, model.sha256, split, len(features), features,
+                          knn_radii(features))
 
 
 def reference_stats(cache_path: PathLike, model: LeNet, split: str,
@@ -138,10 +156,15 @@ def reference_stats(cache_path: PathLike, model: LeNet, split: str,
     if cache_path.is_file():
         try:
             ref = ReferenceStats.load(cache_path)
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
-            # A damaged cache says nothing: computed again and replaced, with a word.
+        # a damaged zip fails in any of these ways (NotImplementedError: a flipped byte in a
+        # member's compression method; RuntimeError: in its encryption flag)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error,
+                NotImplementedError, RuntimeError) as err:
+            # A damaged or outdated cache says nothing: computed again and replaced, with a word.
+            why = ("made by an older version" if isinstance(err, OutdatedCache)
+                   else f"unreadable ({type(err).__name__})")
             logging.getLogger("paddle_gan").warning(
-                f"metrics: {cache_path} is unreadable ({type(err).__name__}), computing it again")
+                f"metrics: {cache_path} is {why}, computing it again")
             ref = compute_reference(model, load_images(), split)
             ref.save(cache_path)
             return ref
@@ -160,7 +183,8 @@ def evaluate_images(images: np.ndarray, model: LeNet, reference: ReferenceStats,
     """All image metrics of generated `images` [N, 1, 28, 28] in [-1, 1], with their protocol.
 
     `seed` is the seed of the noise the images were generated from; it is recorded, not used.
-    Lower `frechet` is better; `classifier_score` and `class_entropy` are best near 10 and ln 10.
+    Lower `frechet` is better; `classifier_score` and `class_entropy` are best near 10 and ln 10;
+    `precision`, `recall`, `density` and `coverage` near 1 (k = `nearest_k` neighbours).
     """
     reference.check(model.sha256)
     features, probs = extract(model, images, batch_size)
@@ -172,7 +196,9 @@ def evaluate_images(images: np.ndarray, model: LeNet, reference: ReferenceStats,
         "class_shares": shares,
         "class_entropy": entropy,
         "confident": confident_share(probs, threshold),
+        **prdc(reference.features, features, reference.radii, reference.nearest_k),
         "confident_threshold": float(threshold),
+        "nearest_k": int(reference.nearest_k),
         "extractor_sha256": reference.extractor_sha256,
         "n_samples": int(len(features)),
         "reference_split": reference.split,

@@ -1,19 +1,26 @@
 """Metrics for 2-D samples against a known true distribution, in NumPy alone.
 
 This file owns the `TrueDistribution` contract (support test, sampler, joint CDF, expected mass
-of grid cells) with its exact uniform implementation, and the four numbers that say whether a
-2-D generator has learnt it: the share of points inside the support, the grid coverage, the
-sliced Wasserstein-1 distance to a fresh true sample and a Fasano-Franceschini 2-D KS statistic
-against the exact CDF. `evaluate_2d` bundles them, with the protocol that produced them, into a
-JSON-serialisable dict. A new toy distribution only subclasses `TrueDistribution`.
+of grid cells) with its exact implementations: uniform on a box (the v1 demo's unit square) and
+equal-weight Gaussian mixtures (the `ring` and `grid` sources of the mode-collapse benchmarks);
+which distribution each 2-D data source has (`true_distribution`); and the numbers that say
+whether a 2-D generator has learnt it: for the uniform square the share of points inside the
+support and the grid coverage, for a mixture the modes captured, the high-quality share and the
+reverse KL of the mode histogram (VEEGAN/PacGAN), and for both the sliced Wasserstein-1 distance
+to a fresh true sample and a Fasano-Franceschini 2-D KS statistic against the exact CDF.
+`evaluate_2d` bundles them, with the protocol that produced them, into a JSON-serialisable dict.
+A new toy distribution only subclasses `TrueDistribution` and is named in `DISTRIBUTIONS`.
 """
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
 import numpy as np
+
+HIGH_QUALITY_SIGMAS = 3.0  # a sample within this many standard deviations of its nearest mode
 
 
 class TrueDistribution(ABC):
@@ -78,14 +85,89 @@ class Uniform2D(TrueDistribution):
         return {"name": self.name, "low": list(self.low), "high": list(self.high)}
 
 
-DISTRIBUTIONS = {"uniform": Uniform2D}
+_normal_cdf = np.frompyfunc(lambda z: 0.5 * math.erfc(-z / math.sqrt(2.0)), 1, 1)
 
 
-def true_distribution(name: str) -> TrueDistribution:
-    """The true distribution of a 2-D data set, by data set name."""
-    if name not in DISTRIBUTIONS:
-        raise KeyError(f"no true distribution {name!r}; known: {sorted(DISTRIBUTIONS)}")
-    return DISTRIBUTIONS[name]()
+class GaussianMixture2D(TrueDistribution):
+    """Equal-weight isotropic Gaussians with standard deviation `sigma` at `means` [K, 2].
+
+    Its support is the plane; `inside` is the benchmarks' "high quality" test instead (within
+    HIGH_QUALITY_SIGMAS standard deviations of the nearest mode), and `low`/`high` bound the
+    means by 4 sigma. `layout` holds the parameters it was made from, for `describe`.
+    """
+
+    def __init__(self, name: str, means: np.ndarray, sigma: float, layout: dict):
+        self.name, self.sigma, self.layout = name, float(sigma), dict(layout)
+        self.means = np.asarray(means, dtype=np.float64).reshape(-1, 2)
+        margin = 4.0 * self.sigma
+        self.low = tuple(float(v) for v in self.means.min(axis=0) - margin)
+        self.high = tuple(float(v) for v in self.means.max(axis=0) + margin)
+
+    def nearest(self, points: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Index of each point's nearest mode and the distance to it (inf for non-finite points)."""
+        p = np.asarray(points, dtype=np.float64)
+        index = np.zeros(len(p), dtype=np.int64)
+        distance = np.full(len(p), np.inf)
+        finite = np.all(np.isfinite(p), axis=1)
+        q = p[finite]
+        found_i, found_d = np.empty(len(q), dtype=np.int64), np.empty(len(q))
+        chunk = max(1, 2**22 // len(self.means))  # bound the [chunk, K] block
+        for s in range(0, len(q), chunk):
+            d2 = ((q[s : s + chunk, None, :] - self.means[None]) ** 2).sum(axis=2)
+            found_i[s : s + chunk] = d2.argmin(axis=1)
+            found_d[s : s + chunk] = np.sqrt(d2.min(axis=1))
+        index[finite], distance[finite] = found_i, found_d
+        return index, distance
+
+    def inside(self, points: np.ndarray) -> np.ndarray:
+        return self.nearest(points)[1] < HIGH_QUALITY_SIGMAS * self.sigma
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        modes = rng.integers(0, len(self.means), n)
+        return self.means[modes] + self.sigma * rng.standard_normal((n, 2))
+
+    def cdf(self, points: np.ndarray) -> np.ndarray:
+        p = np.asarray(points, dtype=np.float64)
+        total = np.zeros(len(p))
+        for mx, my in self.means:  # the mean over modes of a product of two normal CDFs
+            fx = _normal_cdf((p[:, 0] - mx) / self.sigma).astype(np.float64)
+            fy = _normal_cdf((p[:, 1] - my) / self.sigma).astype(np.float64)
+            total += fx * fy
+        return total / len(self.means)
+
+    def describe(self) -> dict:
+        return {"name": self.name, **self.layout, "sigma": self.sigma}
+
+
+def ring_mixture(modes: int, radius: float, sigma: float) -> GaussianMixture2D:
+    """`modes` Gaussians evenly spaced on a circle of `radius` (the first at angle 0)."""
+    angles = 2.0 * np.pi * np.arange(modes) / modes
+    means = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    return GaussianMixture2D("ring", means, sigma, {"modes": modes, "radius": radius})
+
+
+def grid_mixture(side: int, spacing: float, sigma: float) -> GaussianMixture2D:
+    """side x side Gaussians on a square grid of `spacing`, centred on the origin."""
+    axis = spacing * (np.arange(side) - (side - 1) / 2.0)
+    gx, gy = np.meshgrid(axis, axis, indexing="ij")
+    means = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    return GaussianMixture2D("grid", means, sigma, {"side": side, "spacing": spacing})
+
+
+# data source -> its true distribution, from the run's settings (`config.Settings`)
+DISTRIBUTIONS = {
+    "uniform": lambda settings: Uniform2D(),
+    "ring": lambda settings: ring_mixture(settings.ring.modes, settings.ring.radius,
+                                          settings.ring.sigma),
+    "grid": lambda settings: grid_mixture(settings.grid.side, settings.grid.spacing,
+                                          settings.grid.sigma),
+}
+
+
+def true_distribution(settings) -> Optional[TrueDistribution]:
+    """The true distribution of the run's 2-D data source, or None (images, a user's source)."""
+    factory = DISTRIBUTIONS.get(settings.data)
+    return None if factory is None else factory(settings)
 
 
 def _as_points(points: np.ndarray) -> np.ndarray:
@@ -113,6 +195,33 @@ def coverage(points: np.ndarray, dist: TrueDistribution, grid: int = 10) -> floa
     live = mass > 0
     covered = counts >= 0.5 * mass * len(p)
     return float(np.mean(covered[live]))
+
+
+def mode_metrics(points: np.ndarray, dist: GaussianMixture2D) -> dict:
+    """The mode-collapse numbers of VEEGAN (Srivastava et al. 2017, section 5.1) as PacGAN (Lin
+    et al. 2018, table 1) computes them in its published code (`MetricLogger` in
+    synthetic_data_experiments/PacGAN/pacgan/extensions.py): a sample is high quality when its
+    Euclidean distance to its nearest mode is below 3 sigma; a mode is captured when it is the
+    nearest mode of at least one high-quality sample (the "at least one" variant, not a minimum
+    count per mode); `reverse_kl` is KL(h || uniform) of the histogram h of the high-quality
+    samples over the modes (0 when they are spread evenly, ln K when one mode has them all;
+    NaN when there is no high-quality sample). In 2-D, true samples are high quality with
+    probability 1 - exp(-9/2) = 98.9% (not the 99.7% of the 1-D three-sigma rule).
+    """
+    p = _as_points(points)
+    index, distance = dist.nearest(p)
+    good = distance < HIGH_QUALITY_SIGMAS * dist.sigma
+    counts = np.bincount(index[good], minlength=len(dist.means))
+    reverse_kl = float("nan")
+    if counts.sum():
+        h = counts[counts > 0] / counts.sum()
+        reverse_kl = float(max(np.sum(h * np.log(h * len(dist.means))), 0.0))
+    return {
+        "modes": int(np.count_nonzero(counts)),
+        "high_quality": float(np.mean(good)),
+        "reverse_kl": reverse_kl,
+        "mode_counts": [int(c) for c in counts],
+    }
 
 
 def sliced_w1(a: np.ndarray, b: np.ndarray, n_projections: int = 128, seed: int = 0) -> float:
@@ -171,20 +280,27 @@ def evaluate_2d(points: np.ndarray, dist: TrueDistribution, seed: int = 0, grid:
                 checkpoint: Optional[str] = None, pass_id: Optional[int] = None) -> dict:
     """All 2-D metrics of `points` plus their protocol, as plain JSON-serialisable values.
 
-    `inside` and `coverage` are best at 1.0, `sliced_w1` and `ks` at 0.0 (both are NaN when a
-    point is not finite). The true sample for `sliced_w1` is drawn fresh from `seed`.
+    For the uniform square `inside` and `coverage` (best 1.0, grid cells of `grid`); for a
+    mixture `modes` (best: all), `high_quality` (best: 0.989, a true sample's) and `reverse_kl`
+    (best 0) with `mode_counts`; for both `sliced_w1` and `ks` (best 0.0; NaN when a point is not
+    finite). The true sample for `sliced_w1` is drawn fresh from `seed`.
     """
     p = _as_points(points)
     true = dist.sample(len(p), np.random.default_rng([seed, 1]))
+    if isinstance(dist, GaussianMixture2D):
+        result = mode_metrics(p, dist)
+        protocol = {"high_quality_sigmas": HIGH_QUALITY_SIGMAS}
+    else:
+        result = {"inside": inside_share(p, dist), "coverage": coverage(p, dist, grid)}
+        protocol = {"grid": int(grid)}
     return {
-        "inside": inside_share(p, dist),
-        "coverage": coverage(p, dist, grid),
+        **result,
         "sliced_w1": sliced_w1(p, true, n_projections, seed),
         "ks": ks_2d(p, dist, ks_points, seed),
         "distribution": dist.describe(),
         "n_samples": int(len(p)),
         "seed": int(seed),
-        "grid": int(grid),
+        **protocol,
         "n_projections": int(n_projections),
         "ks_points": int(min(ks_points, len(p))),
         "checkpoint": None if checkpoint is None else str(checkpoint),

@@ -3,11 +3,12 @@
 Every `every_n_passes` passes (and after the last one) it draws `n_samples` from the inference
 generator with noise of its own seeded generator, so training with and without it is bit for bit
 the same, and measures them as `paddle_gan.metrics.evaluator` does: the 2-D metrics against the
-true distribution, or for MNIST the classifier-feature metrics against the test split. Each
-result goes to the console as one line and to `<output_dir>/metrics.jsonl` as one strict-JSON
-line with its protocol (naming the checkpoint of the same step, when one was saved), and is
-published as `state.metrics` (the `visualdl` plugin charts it). tools/evaluate.py on the pass's
-checkpoint with the same seed and sample count gives the same numbers.
+true distribution, or for MNIST the classifier-feature metrics against the test split, next to
+the same metrics of real data (the floor). Each result goes to the console as one line and to
+`<output_dir>/metrics.jsonl` as one strict-JSON line with its protocol (naming the checkpoint of
+the same step, when one was saved), and is published as `state.metrics` (the `visualdl` plugin
+charts it). tools/evaluate.py on the pass's checkpoint with the same seed and sample count gives
+the same numbers.
 """
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ class MetricsPlugin(Plugin):
     @dataclass
     class Options:
         every_n_passes: int = field(default=1, metadata={"min": 0, "max": MAX_COUNT})  # 0: off
-        # None: 10000 points for 2-D data, 2000 images for MNIST
+        # None: 10000 points for the uniform square, 2500 for a mixture (ring, grid; the
+        # published protocol), 2000 images for MNIST
         n_samples: Optional[int] = field(default=None, metadata={"min": 2, "max": 1_000_000})
         # of the evaluation noise
         seed: int = field(default=0, metadata={"min": 0, "max": MAX_SEED})
@@ -50,8 +52,7 @@ class MetricsPlugin(Plugin):
         settings = state.settings
         cache = self.options.reference_cache or state.output_dir.parent / "metrics_cache"
         try:
-            self._evaluator = build_evaluator(settings.data, settings.resolved_data_dir(),
-                                              self.options.classifier or None, cache)
+            self._evaluator = build_evaluator(settings, self.options.classifier or None, cache)
         except MetricsUnavailable as err:
             log.info(f"metrics plugin disabled: {err}")
             return

@@ -1,10 +1,12 @@
 """The `samples` plugin: a picture per pass from one fixed noise batch saved with the run.
 
-Images become an 8x8 grid; 2-D points a scatter over the true support next to a 2-D histogram,
-and for 2-D data the plugin also logs the share of points inside the support and how many grid
-cells hold at least half their expected share. The noise is `state.fixed_noise` (restored on
-resume), so pictures are comparable across passes and runs. The picture is published as
-`state.picture` for other plugins (the VisualDL dashboard shows the same one).
+Images become an 8x8 grid; 2-D points a scatter over the true support next to a 2-D histogram
+(or, for a mixture, the high-quality points of each mode). For the uniform square the plugin also
+logs the share of points inside the support and how many grid cells hold at least half their
+expected share; for a mixture, how many modes are captured and the high-quality share. The
+noise is `state.fixed_noise` (restored on resume), so pictures are comparable across passes and
+runs. The picture is published as `state.picture` for other plugins (the VisualDL dashboard
+shows the same one).
 """
 from __future__ import annotations
 
@@ -15,7 +17,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import storage
-from ..metrics.two_d import DISTRIBUTIONS, coverage, inside_share
+from ..metrics.two_d import (
+    GaussianMixture2D,
+    coverage,
+    inside_share,
+    mode_metrics,
+    true_distribution,
+)
 from ..networks import generate
 from ..render import pass_title, samples_png
 from ..state import Picture, TrainState
@@ -48,12 +56,15 @@ class SamplesPlugin(Plugin):
     def on_pass_end(self, state: TrainState) -> None:
         samples = generate(state.nets.generator, state.fixed_noise)
         path = sample_path(state.output_dir, state.pass_id)
+        dist = true_distribution(state.settings)  # None: images, or a user's 2-D source
         png = samples_png(samples, state.dataset.pixel_range,
-                          pass_title(state.pass_id, state.global_step))
+                          pass_title(state.pass_id, state.global_step), dist)
         message = f"pass {state.pass_id} samples: {path}"
-        distribution = DISTRIBUTIONS.get(state.settings.data)
-        if distribution is not None:  # 2-D data with a known true distribution
-            dist = distribution()
+        if isinstance(dist, GaussianMixture2D):
+            found = mode_metrics(samples, dist)
+            message = (f"pass {state.pass_id} samples: {found['modes']}/{len(dist.means)} modes "
+                       f"captured, {found['high_quality']:.1%} high quality; {path}")
+        elif dist is not None:
             inside = inside_share(samples, dist)
             cells = int(round(coverage(samples, dist, self.grid) * self.grid**2))
             message = (f"pass {state.pass_id} samples: {inside:.1%} inside the support, {cells}/"

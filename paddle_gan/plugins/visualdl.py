@@ -151,6 +151,7 @@ class VisualDLPlugin(Plugin):
                                     self._metrics_step)
 
     def _samples_picture(self, state: TrainState):
+        from ..metrics.two_d import true_distribution
         from ..render import pass_title, png_to_rgb, samples_png
 
         if state.picture is not None and state.picture.pass_id == state.pass_id:
@@ -159,7 +160,8 @@ class VisualDLPlugin(Plugin):
 
         samples = generate(state.nets.generator, state.fixed_noise)
         title = pass_title(state.pass_id, state.global_step)
-        return png_to_rgb(samples_png(samples, state.dataset.pixel_range, title))
+        return png_to_rgb(samples_png(samples, state.dataset.pixel_range, title,
+                                      true_distribution(state.settings)))
 
     def close(self) -> None:
         if self._writer is not None:

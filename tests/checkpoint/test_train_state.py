@@ -6,7 +6,8 @@ import numpy as np
 import paddle
 import pytest
 
-from paddle_gan.checkpoint.train_state import collect, restore
+from paddle_gan.checkpoint.train_state import check_settings, collect, restore
+from paddle_gan.config import Settings, settings_to_dict
 from paddle_gan.errors import CheckpointError
 from paddle_gan.trainer import train
 from tests.helpers import step_once, tiny_state
@@ -65,3 +66,18 @@ def test_restore_refuses_a_checkpoint_of_another_network(tmp_path):
     arrays["net/dis_training/dis.out.weight"] = np.zeros((3, 3), np.float32)
     with pytest.raises(CheckpointError, match=r"dis.out.weight is float32\[3, 3\]"):
         restore(tiny_state(tmp_path), [], arrays, meta, "ckpt")
+
+
+def test_a_sources_own_section_is_refused_like_its_data_size_and_others_are_ignored():
+    ring = settings_to_dict(Settings(data="ring"))
+    wider = settings_to_dict(Settings(data="ring"))
+    wider["ring"]["sigma"] = 0.02
+    with pytest.raises(CheckpointError, match="ring.sigma=0.01"):
+        check_settings(ring, wider, "ckpt")
+    wider_grid = settings_to_dict(Settings(data="ring"))
+    wider_grid["grid"]["sigma"] = 0.5
+    assert check_settings(ring, wider_grid, "ckpt") == []  # not this run's data
+    # a uniform checkpoint written before the sections existed resumes without a word
+    old = settings_to_dict(Settings(data="uniform"))
+    del old["ring"], old["grid"]
+    assert check_settings(old, settings_to_dict(Settings(data="uniform")), "ckpt") == []

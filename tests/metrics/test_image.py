@@ -3,6 +3,7 @@ that separate real digits from noise and from one repeated digit, with a classif
 seconds on 2000 real MNIST images (../shared/data/mnist) or on a synthetic fixture without them.
 """
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -145,6 +146,37 @@ def test_real_digits_score_well_and_bad_generators_badly(digits, trained):
     # noise looks like no digit in particular: a skewed histogram and a score near 1
     assert max(bad_noise["class_shares"]) > 0.5
     assert bad_noise["classifier_score"] < 0.3 * good["classifier_score"]
+
+
+def test_precision_and_recall_of_the_reference_itself_are_one(digits, trained):
+    x_train, _, x_test, _ = digits
+    model, _, reference = trained
+    itself = evaluate_images(x_train, model, reference, seed=0)
+    assert (itself["precision"], itself["recall"], itself["coverage"]) == (1.0, 1.0, 1.0)
+    assert itself["density"] == pytest.approx(1.0, abs=0.02)  # rounding at the balls' edges
+    assert itself["nearest_k"] == 5
+    one_digit = evaluate_images(np.repeat(x_test[:1], 100, axis=0), model, reference, seed=0)
+    assert one_digit["recall"] == 0.0 and one_digit["coverage"] < 0.05  # no variety
+
+
+def test_a_cache_of_an_older_version_is_computed_again(digits, trained, tmp_path):
+    x_train, _, _, _ = digits
+    model, _, reference = trained
+    cache = tmp_path / "old.npz"
+    np.savez(cache, mean=reference.mean, cov=reference.cov,  # no features: before precision
+             extractor_sha256=np.array(model.sha256), split=np.array("train"),
+             n_samples=np.array(len(x_train)))
+    heard = []
+    handler = logging.Handler()
+    handler.emit = lambda record: heard.append(record.getMessage())
+    logging.getLogger("paddle_gan").addHandler(handler)
+    try:
+        again = reference_stats(cache, model, "train", lambda: x_train)
+    finally:
+        logging.getLogger("paddle_gan").removeHandler(handler)
+    assert any("made by an older version, computing it again" in line for line in heard)
+    np.testing.assert_array_equal(again.radii, reference.radii)
+    assert "features" in np.load(cache).files
 
 
 def test_result_records_its_protocol(digits, trained):

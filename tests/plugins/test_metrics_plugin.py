@@ -20,10 +20,11 @@ from paddle_gan.trainer import train
 from tests.helpers import tiny_state
 
 TWO_D_KEYS = {"inside", "coverage", "sliced_w1", "ks", "distribution", "n_samples", "seed", "grid",
-              "n_projections", "ks_points", "checkpoint", "pass", "data", "global_step"}
+              "n_projections", "ks_points", "checkpoint", "pass", "data", "global_step", "real"}
 IMAGE_KEYS = {"frechet", "classifier_score", "class_shares", "class_entropy", "confident",
-              "confident_threshold", "extractor_sha256", "n_samples", "reference_split",
-              "reference_n_samples", "seed", "checkpoint", "pass", "data", "global_step"}
+              "precision", "recall", "density", "coverage", "confident_threshold", "nearest_k",
+              "extractor_sha256", "n_samples", "reference_split", "reference_n_samples", "seed",
+              "checkpoint", "pass", "data", "global_step", "real"}
 
 
 def strict_lines(path: Path) -> list:
@@ -237,3 +238,23 @@ def test_a_damaged_classifier_with_a_matching_sidecar_stops_the_run(mnist_setup,
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
     assert err.startswith(f"error: metrics plugin: {damaged}: not a readable classifier")
+
+
+# --- the mixtures ------------------------------------------------------------------------------
+
+
+def test_a_ring_run_logs_the_mode_metrics_next_to_real_data(tmp_path, capsys):
+    out = tmp_path / "ring"
+    args = ["-d", "ring", "--num_passes", "1", "--iters_per_pass", "10", "--batch_size", "32",
+            "--set", "data_size=4096", "--output_dir", str(out), "--set", "ring.modes=5",
+            "--set", "plugins=[samples, metrics]"]
+    assert cli.main(args) == 0
+    (record,) = strict_lines(out / "metrics.jsonl")
+    assert {"modes", "high_quality", "reverse_kl", "mode_counts", "sliced_w1", "ks",
+            "high_quality_sigmas", "real"} <= set(record) and "inside" not in record
+    assert (record["n_samples"], record["data"]) == (2500, "ring")  # the published protocol
+    assert record["distribution"] == {"name": "ring", "modes": 5, "radius": 1.0, "sigma": 0.01}
+    assert len(record["mode_counts"]) == 5 and record["real"]["modes"] == 5
+    printed = capsys.readouterr().out
+    assert f"pass 0 metrics: modes {record['modes']}/5 (real 5/5) high_quality " in printed
+    assert "/5 modes captured" in printed  # the samples plugin, on the fixed noise

@@ -140,16 +140,24 @@ def test_mnist_checkpoint_with_a_tiny_classifier(mnist_run, tmp_path, capsys):
     assert (result["reference_split"], result["reference_n_samples"], result["n_samples"]) == (
         "test", 100, 64)
     assert result == jsonl(root / "run" / "metrics.jsonl")[0]
-    assert "reference statistics of MNIST test (100 images) cached" in capsys.readouterr().out
-    (cached,) = cache.iterdir()
-    assert sha[:16] in cached.name
+    printed = capsys.readouterr().out
+    assert "reference statistics of MNIST test (100 images) cached" in printed
+    assert "real-data floor (64 MNIST train digits) cached" in printed
+    # the reference statistics and the floor, each named by the extractor
+    assert sorted(p.name for p in cache.iterdir()) == [
+        f"mnist-floor-{sha[:16]}-n64-seed0.json", f"mnist-test-{sha[:16]}.npz"]
+    assert set(result["real"]) == {"frechet", "classifier_score", "class_entropy", "confident",
+                                   "precision", "recall", "density", "coverage"}
+    assert "real data" in printed  # the table's column
 
-    # cached: the test split is not read again, and the numbers do not move
-    shutil.move(root / "data" / "t10k-images-idx3-ubyte", tmp_path / "moved")
+    # cached: neither split is read again, and the numbers do not move
+    for name in ("t10k-images-idx3-ubyte", "train-images-idx3-ubyte"):
+        shutil.move(root / "data" / name, tmp_path / name)
     try:
         assert evaluate_main(args[:-1] + [str(tmp_path / "again.json")]) == 0
     finally:
-        shutil.move(tmp_path / "moved", root / "data" / "t10k-images-idx3-ubyte")
+        for name in ("t10k-images-idx3-ubyte", "train-images-idx3-ubyte"):
+            shutil.move(tmp_path / name, root / "data" / name)
     assert json.loads((tmp_path / "again.json").read_text()) == result
     printed = capsys.readouterr().out
     assert "cached in" not in printed and "class shares" in printed
@@ -163,7 +171,8 @@ def test_statistics_of_another_extractor_are_refused(mnist_run, tmp_path, capsys
     paddle.seed(1)
     other_sha = save_classifier(LeNet(channels=(4, 8), hidden=16), tmp_path / "other.npz")
     # the tiny classifier's statistics where the other one's belong
-    (cache / next(cache.iterdir()).name).rename(evaluate.reference_cache_path(cache, other_sha))
+    evaluate.reference_cache_path(cache, sha).rename(
+        evaluate.reference_cache_path(cache, other_sha))
     capsys.readouterr()
     assert evaluate_main([str(root / "run"), "--classifier", str(tmp_path / "other.npz"),
                           "--reference_cache", str(cache)]) == 2

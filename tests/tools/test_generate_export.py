@@ -115,3 +115,13 @@ def test_a_conf_builder_that_now_fails_is_exit_2_with_one_line(tmp_path, capsys)
     assert generate_main([str(tmp_path / "run"), "--out", str(tmp_path / "g")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "my_conf.py, line" in err[0] and "ValueError: x" in err[0]
+
+
+def test_a_ring_pass_picture_is_regenerated_with_its_layout(tmp_path):
+    out = tmp_path / "ring"
+    assert train_main(["-d", "ring", "--num_passes", "1", "--iters_per_pass", "4",
+                       "--batch_size", "16", "--set", "data_size=512", "--output_dir", str(out),
+                       "--set", "ring.modes=3", "--set", "ring.radius=2.0",
+                       "--set", "plugins=[samples, checkpoint]"]) == 0
+    assert generate_main([str(out), "--pass", "0", "--out", str(tmp_path / "p")]) == 0
+    assert (tmp_path / "p.png").read_bytes() == (out / "samples" / "pass-0000.png").read_bytes()
