@@ -9,7 +9,7 @@ from paddle_gan.cli import build_parser
 from paddle_gan.config import REPO_ROOT
 from tests.helpers import load_tool
 
-TOOLS = ["gan_trainer", "generate", "export", "evaluate", "benchmark", "train_classifier"]
+TOOLS = ["gan_trainer", "generate", "export", "evaluate", "benchmark", "train_classifier", "sweep"]
 
 
 def parser_of(tool):
@@ -24,7 +24,7 @@ def test_help_describes_every_argument(tool):
 
 
 def test_help_prints_only_the_help_and_imports_no_paddle():
-    # One interpreter for all six: each --help in a subprocess would take seconds.
+    # One interpreter for all of them: each --help in a subprocess would take seconds.
     script = (
         "import runpy, sys, contextlib, io\n"
         f"for tool in {TOOLS!r}:\n"
