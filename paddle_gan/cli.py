@@ -26,7 +26,8 @@ EPILOG = """\
 Flags override the YAML run config, which overrides the conf module's defaults. Other settings
 by their dotted names with --set: optimizer.learning_rate|beta1|beta2, scheduler.name
 ({schedulers}), scheduler.max_strike|d_steps|g_steps, data_size, data_dir, verify_data
-(false: train on MNIST/CIFAR look-alikes of the official file sizes),
+(false: train on MNIST/CIFAR look-alikes of the official file sizes), ring.modes|radius|sigma
+and grid.side|spacing|sigma (the layout of the 2-D mixtures),
 execution ({executions}; fast is the default, plain the literal v1 step with Paddle's own
 layers, for debugging), plugins (e.g. '[console,samples]'), plugin_options.<plugin>.<option>.
 Plugins: {plugins} (options: README).
@@ -37,15 +38,17 @@ diverged (NaN/Inf), 130/143 stopped by SIGINT/SIGTERM (after saving a checkpoint
 checkpoint plugin is on).
 
 More tools: tools/generate.py (samples from a checkpoint), tools/export.py (inference model),
-tools/evaluate.py (metrics of a checkpoint), tools/benchmark.py (speed and memory),
-tools/train_classifier.py (the MNIST feature extractor). Each has --help.
+tools/evaluate.py (metrics of a checkpoint), tools/sweep.py (a grid of runs),
+tools/benchmark.py (speed and memory), tools/train_classifier.py (the MNIST feature extractor).
+Each has --help.
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gan_trainer.py",
-        description="Train the PaddlePaddle v1 demo GANs: a 2-D uniform source, MNIST or CIFAR-10.",
+        description="Train the PaddlePaddle v1 demo GANs: 2-D points (the uniform square, a "
+        "ring or a grid of Gaussians), MNIST or CIFAR-10.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=EPILOG.format(schedulers="|".join(SCHEDULERS.names()),
                              executions="|".join(EXECUTIONS.names()),

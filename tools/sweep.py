@@ -298,7 +298,8 @@ def run_cells(cells: list, jobs: int, env: dict) -> int:
                 del running[process]
                 seconds = time.monotonic() - began
                 if code in (0, 3):
-                    metrics = last_metrics(cell["dir"])
+                    # a diverged run's last line is of an earlier pass: no final metrics
+                    metrics = last_metrics(cell["dir"]) if code == 0 else None
                     record = {"cell": cell["values"], "exit_code": code, "seconds": seconds,
                               "status": "done" if code == 0 else "diverged", "metrics": metrics}
                     storage.write_bytes(cell["dir"] / DONE, (json.dumps(record) + "\n").encode(),
@@ -336,6 +337,10 @@ def run_cells(cells: list, jobs: int, env: dict) -> int:
 # --- the report --------------------------------------------------------------------------------
 
 def _spread(values: list) -> str:
+    """Mean ± sample standard deviation of the finite numbers among `values` (None: a metric
+    that could not be computed, or does not apply); - when none applies."""
+    if all(v is None for v in values):
+        return "-"
     finite = [v for v in values if v is not None and math.isfinite(v)]
     if not finite:
         return "nan"
@@ -349,10 +354,11 @@ def _spread(values: list) -> str:
     return text
 
 
-def _value(metrics, name):
-    value = (metrics or {}).get(name)
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
-        else None
+def _values(records: list, name: str) -> list:
+    """The metric `name` of each record's final metrics, None where it has none."""
+    values = [(record.get("metrics") or {}).get(name) for record in records]
+    return [float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+            for v in values]
 
 
 def table_columns(spec: dict, records: list) -> list:
@@ -392,9 +398,7 @@ def write_table(spec: dict, cells: list, path: Path) -> None:
         diverged = sum(r["status"] == "diverged" for r in done)
         row = [_text(values[a]) for a in axes]
         row.append(f"{len(done)}/{len(group)}" + (f" ({diverged} diverged)" if diverged else ""))
-        for name in columns:
-            found = [_value(r["metrics"], name) for r in done if r.get("metrics")]
-            row.append(_spread(found) if any(v is not None for v in found) else "-")
+        row += [_spread(_values(done, name)) for name in columns]
         row.append(f"{_spread([r['seconds'] for r in done])} s" if done else "-")
         lines.append("| " + " | ".join(row) + " |")
     lines += ["", "Every cell:", "", "| cell | status | " + " | ".join(columns) + " | time |",
@@ -404,8 +408,7 @@ def write_table(spec: dict, cells: list, path: Path) -> None:
         if record is None:
             lines.append(f"| {cell['name']} | not finished |" + " |" * (len(columns) + 1))
             continue
-        shown = [_spread([_value(record["metrics"], n)]) if _value(record["metrics"], n)
-                 is not None else "-" for n in columns]
+        shown = [_spread(_values([record], name)) for name in columns]
         lines.append(f"| {cell['name']} | {record['status']} | " + " | ".join(shown)
                      + f" | {record['seconds']:.0f} s |")
     real = {}
@@ -417,10 +420,15 @@ def write_table(spec: dict, cells: list, path: Path) -> None:
         lines += ["", "The same metrics of real data (the floor):", "",
                   "| data | " + " | ".join(columns) + " |", "|" + " --- |" * (len(columns) + 1)]
         for data, values in real.items():
-            lines.append(f"| {data} | " + " | ".join(
-                _spread([_value(values, n)]) if _value(values, n) is not None else "-"
-                for n in columns) + " |")
+            shown = [_spread(_values([{"metrics": values}], name)) for name in columns]
+            lines.append(f"| {data} | " + " | ".join(shown) + " |")
     storage.write_bytes(path, ("\n".join(lines) + "\n").encode(), "the sweep's table")
+
+
+def short_name(axis: str) -> str:
+    """`optimizer.learning_rate` -> `learning_rate`, `scheduler.name` -> `scheduler`."""
+    parts = axis.split(".")
+    return parts[-2] if parts[-1] == "name" and len(parts) > 1 else parts[-1]
 
 
 def write_panel(spec: dict, cells: list, path: Path) -> None:
@@ -433,7 +441,7 @@ def write_panel(spec: dict, cells: list, path: Path) -> None:
 
     tiles = []
     for values, group in settings_of(cells, spec["grid"]):
-        caption = " ".join(f"{axis.split('.')[0]}={_text(v)}" for axis, v in values.items())
+        caption = " ".join(f"{short_name(axis)}={_text(v)}" for axis, v in values.items())
         done = [(c, finished(c)) for c in group if finished(c)]
         if not done:
             tiles.append((caption + "\nnot finished", None, None, None))
@@ -446,7 +454,7 @@ def write_panel(spec: dict, cells: list, path: Path) -> None:
             continue
         seed = cell["values"].get(SEED_AXIS)
         caption += f"\n{'seed ' + str(seed) + ': ' if seed is not None else ''}"
-        caption += " ".join(summary(record.get("metrics")).split()[:6])  # three metrics
+        caption += " ".join(summary(record.get("metrics")).split()[:4])  # two metrics
         samples = generate(loaded.generator, loaded.fixed_noise)
         tiles.append((caption, samples, loaded.pixel_range, true_distribution(
             loaded.data_settings)))

@@ -163,6 +163,21 @@ def test_mnist_checkpoint_with_a_tiny_classifier(mnist_run, tmp_path, capsys):
     assert "cached in" not in printed and "class shares" in printed
 
 
+def test_without_the_training_split_there_is_no_floor_and_a_warning(mnist_run, tmp_path,
+                                                                     capsys):
+    root, _ = mnist_run
+    test_only = tmp_path / "test_only"
+    test_only.mkdir()
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        shutil.copy(root / "data" / name, test_only / name)
+    assert evaluate_main([str(root / "run"), "--num", "16", "--classifier",
+                          str(root / "tiny.npz"), "--data_dir", str(test_only),
+                          "--reference_cache", str(tmp_path / "cache"),
+                          "--json", str(tmp_path / "r.json")]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["real"] is None
+    assert "metrics: no real-data floor (MNIST file missing" in capsys.readouterr().out
+
+
 def test_statistics_of_another_extractor_are_refused(mnist_run, tmp_path, capsys):
     root, sha = mnist_run
     cache = tmp_path / "cache"
