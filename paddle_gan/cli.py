@@ -13,9 +13,9 @@ import subprocess
 import sys
 from typing import List, Optional
 
-from . import runtime
+from . import runtime, storage
 from .config import REPO_ROOT, resolve_settings
-from .errors import DataError, Diverged, UsageError
+from .errors import DataError, Diverged, UsageError, failure_line
 from .registry import DATASETS, EXECUTIONS, PLUGINS, SCHEDULERS
 
 EXIT_OK, EXIT_USAGE, EXIT_DIVERGED = 0, 2, 3
@@ -96,6 +96,8 @@ def download(settings) -> None:
     variable = settings.data.upper()
     if settings.data_dir:  # the scripts' own default is data/<name>_data, the settings' default
         env[f"{variable}_DIR"] = str(settings.resolved_data_dir().resolve())
+    if storage.is_remote(settings.data_dir):  # fetched into the cache, then sent to the store
+        env[f"{variable}_UPLOAD"] = settings.data_dir
     result = subprocess.run(["bash", str(REPO_ROOT / "data" / script)], env=env)
     if result.returncode != 0:
         raise DataError(
@@ -128,20 +130,16 @@ def _main(argv: Optional[List[str]]) -> int:
             download(settings)
         state = run(settings, notes)
     except UsageError as err:
-        return fail(f"error: {err}", EXIT_USAGE)
+        return fail(err, EXIT_USAGE)
     except Diverged as err:
-        return fail(f"error: training diverged: {err}; nothing was saved from this state",
-                    EXIT_DIVERGED)
-    except KeyboardInterrupt:
+        return fail(err, EXIT_DIVERGED)
+    except KeyboardInterrupt as err:
         # A second SIGINT during training stops at once, without a checkpoint.
-        return fail("stopped by SIGINT", EXIT_SIGNAL["SIGINT"])
+        return fail(err, EXIT_SIGNAL["SIGINT"])
     return EXIT_SIGNAL.get(state.stop_reason, EXIT_OK)
 
 
-def fail(message: str, code: int) -> int:
-    """The one line of a failed run: on stderr, and as the last line of train.log."""
-    print(message, file=sys.stderr)
-    from .run import log_failure  # imports Paddle: only now, when the run got that far
-
-    log_failure(message)
+def fail(err: BaseException, code: int) -> int:
+    """The one line of a failed run on stderr (the run wrote it into train.log already)."""
+    print(failure_line(err), file=sys.stderr)
     return code

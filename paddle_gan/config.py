@@ -21,6 +21,7 @@ import yaml
 
 from .errors import ConfigError, did_you_mean, shorten
 from .registry import DATASETS, EXECUTIONS, PLUGINS, SCHEDULERS
+from .storage import is_remote, local_folder, local_path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO_ROOT / "conf"
@@ -28,6 +29,8 @@ MAX_SEED = 2**32 - 1  # what NumPy's global seed and Paddle's generator take
 # Passes, iterations and other counts: 10^9 of each keeps every product (the step) in int64.
 MAX_COUNT = 10**9
 MAX_YAML_BYTES = 1 << 20  # a run config is a screenful; a bigger file is a mistake
+DEFAULT_REMOTE_CACHE = Path("output") / "remote"
+MASK = "***"  # what config.yaml, checkpoints and dashboards show of each storage option
 
 
 @dataclass
@@ -50,7 +53,7 @@ class SchedulerSettings:
 class Settings:
     data: str = field(default="uniform", metadata={"registry": DATASETS})
     conf: str = "conf/gan_conf.py"  # the conf module; relative paths are from the repo root
-    data_dir: str = ""  # default: data/<data>_data
+    data_dir: str = ""  # default: data/<data>_data; a URL (s3://, hdfs://...) is cached locally
     # uniform source only
     data_size: int = field(default=1_000_000, metadata={"min": 1, "max": 10**12})
     # MNIST/CIFAR files of the official size must have the official checksum; false: train on
@@ -62,8 +65,13 @@ class Settings:
     seed: int = field(default=1, metadata={"min": 0, "max": MAX_SEED})
     use_gpu: Optional[bool] = None  # None: GPU when the build and a device are there
     gpu_id: int = field(default=0, metadata={"min": 0, "max": 1023})
-    output_dir: str = ""  # default: output/<data>
-    resume: str = ""  # "", "auto" or a checkpoint path
+    output_dir: str = ""  # default: output/<data>; a URL is staged locally and uploaded
+    resume: str = ""  # "", "auto" or a checkpoint path (or URL)
+    # fsspec's options for URLs (credentials, endpoint_url, ...); every value is masked wherever
+    # settings are written (config.yaml, checkpoints, VisualDL, the log)
+    storage_options: Dict[str, Any] = field(default_factory=dict, metadata={"free": True})
+    # where data read from a URL is cached and a run writing to a URL is staged on this machine
+    remote_cache: str = ""  # default: output/remote
     execution: str = field(default="fast", metadata={"registry": EXECUTIONS})
     optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
@@ -73,10 +81,19 @@ class Settings:
     plugin_options: Dict[str, Dict[str, Any]] = field(default_factory=dict)
 
     def resolved_output_dir(self) -> Path:
-        return Path(self.output_dir or f"output/{self.data}")
+        """Where the run writes: the output dir, or for a URL its local staging folder."""
+        if is_remote(self.output_dir):
+            return local_folder(self.output_dir, self.resolved_remote_cache(), "runs")
+        return local_path(self.output_dir or f"output/{self.data}")
 
     def resolved_data_dir(self) -> Path:
-        return Path(self.data_dir or REPO_ROOT / "data" / f"{self.data}_data")
+        """Where the data is read: the data dir, or for a URL its local cache."""
+        if is_remote(self.data_dir):
+            return local_folder(self.data_dir, self.resolved_remote_cache(), "data")
+        return local_path(self.data_dir or REPO_ROOT / "data" / f"{self.data}_data")
+
+    def resolved_remote_cache(self) -> Path:
+        return local_path(self.remote_cache or DEFAULT_REMOTE_CACHE)
 
     def resolved_conf_path(self) -> Path:
         path = Path(self.conf)
@@ -105,6 +122,10 @@ def _check_value(where: str, value: Any, hint: Any, meta: dict) -> Any:
             if "registry" in meta:
                 meta["registry"].check(name, where)
         return list(value)
+    if origin in (dict, Dict) and meta.get("free"):  # passed on as it is (storage_options)
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise ConfigError(f"{where} must be a mapping of names, got {_short(value)}")
+        return dict(value)
     if origin in (dict, Dict):
         if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
             raise ConfigError(f"{where} must map names to mappings, got {_short(value)}")
@@ -284,7 +305,16 @@ def resolve_settings(
 
 
 def settings_to_dict(settings: Settings) -> dict:
+    """The settings as plain data, for every place they are written or shown: the values of
+    `storage_options` (credentials, often) are masked."""
+    settings = dataclasses.replace(settings, storage_options=_masked(settings.storage_options))
     return dataclasses.asdict(settings)
+
+
+def _masked(options):
+    if isinstance(options, dict):
+        return {key: _masked(value) for key, value in options.items()}
+    return MASK
 
 
 def flatten_settings(settings: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:

@@ -53,3 +53,12 @@ def did_you_mean(name: str, valid, prefix: str = "") -> str:
 
     close = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1)
     return f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+
+
+def failure_line(err: BaseException) -> str:
+    """The one line a run that failed with `err` ends with, on stderr and in train.log."""
+    if isinstance(err, Diverged):
+        return f"error: training diverged: {err}; nothing was saved from this state"
+    if isinstance(err, KeyboardInterrupt):  # a second SIGINT stops at once, without a checkpoint
+        return "stopped by SIGINT"
+    return f"error: {err}"

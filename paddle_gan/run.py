@@ -5,6 +5,11 @@ run, writes the resolved `config.yaml`, sends the `paddle_gan` logger to the ter
 `train.log`, starts or resumes the checkpoints, and turns SIGINT/SIGTERM into a request to stop
 after the current step. Random streams are separated by purpose so that the data, the noise of
 each step, the fixed sample noise and the shuffles never share a generator.
+
+A URL as data dir is fetched into its local cache first (`remote.fetch_folder`). A URL as output
+dir is staged: the run writes into a local folder as always, and a `mirror.Mirror` brings the
+store's copy down before anything is written and uploads from its own thread (checkpoints when
+saved, the rest at every pass end and at the end); the run waits for the last upload.
 """
 from __future__ import annotations
 
@@ -19,13 +24,15 @@ from typing import List, Optional
 import numpy as np
 import yaml
 
-from . import runtime, storage
+from . import remote, runtime, storage
 from .checkpoint import Checkpointer
 from .config import Settings, load_conf_module, settings_to_dict
 from .datasets.base import BatchSampler
-from .errors import Diverged
+from .errors import Diverged, failure_line
+from .mirror import Mirror, fetch_checkpoints
 from .noise import NoiseStream, fixed_noise
 from .plugins import build_plugins
+from .plugins.base import Plugin
 from .registry import DATASETS, EXECUTIONS, SCHEDULERS
 from .state import TrainState
 
@@ -129,30 +136,97 @@ def stop_on_signals(state: TrainState, saves: bool):
             signal.signal(sig, handler)
 
 
+class Uploads(Plugin):
+    """The run's own hook when its output dir is a URL (not a user plugin, never in a
+    checkpoint): it stops the run at the first step after an upload failed for good, and asks
+    for the changed files at every pass end, after every plugin has made that pass's files."""
+
+    name = "uploads"
+
+    def __init__(self, mirror: Mirror):
+        self.mirror = mirror
+
+    def on_step_end(self, state: TrainState) -> None:
+        self.mirror.check()
+
+    def on_pass_end(self, state: TrainState) -> None:
+        self.mirror.check()
+        self.mirror.sync()
+
+
 def run(settings: Settings, notes: List[str] = ()) -> TrainState:
     """Train with `settings`; returns the final state (its stop_reason says if a signal came).
     `notes` are one-line notices gathered before the log existed (CPU set-up, settings)."""
     output_dir = settings.resolved_output_dir()
-    lock = storage.RunLock(output_dir) if runtime.is_writer() else None
+    writer = runtime.is_writer()
+    mirror = None
+    if writer and storage.is_remote(settings.output_dir):
+        mirror = Mirror(settings.output_dir, output_dir, settings.storage_options)
+    lock = storage.RunLock(output_dir) if writer else None
     locked = lock.acquire() if lock else False
+    failed = True
     try:
-        setup_logging(output_dir if runtime.is_writer() else None)
+        if mirror:
+            mirror.pull()  # before train.log is opened: a resumed run continues the store's
+        setup_logging(output_dir if writer else None)
         if lock and not locked:
             log.info(f"note: this system cannot lock {output_dir}; run one training in it at a "
                      "time")
-        return _run(settings, output_dir, notes)
+        if mirror:
+            log.info(f"output: {mirror.name}, staged in {output_dir} (locked there) and uploaded "
+                     "from it in the background")
+        state = _run(settings, output_dir, notes, mirror)
+        failed = False
+        return state
+    except BaseException as err:
+        log_failure(failure_line(err))  # into train.log, before its last upload
+        raise
     finally:
-        if lock:
-            lock.release()
+        try:
+            _close_mirror(mirror, failed)
+        finally:
+            if lock:
+                lock.release()
 
 
-def _run(settings: Settings, output_dir: Path, notes: List[str]) -> TrainState:
+def _close_mirror(mirror: Optional[Mirror], failed: bool) -> None:
+    """Wait for the last uploads. When the run failed already, a failing upload is one more
+    line in the log, not the error the run ends with."""
+    if mirror is None:
+        return
+    try:
+        mirror.close()
+    except storage.StorageError as err:
+        if not failed:
+            raise
+        if mirror.error is not err:
+            log.warning(f"also: {err}")
+
+
+def _resume_source(settings: Settings, output_dir: Path) -> str:
+    """--resume as a local path: a URL inside the output dir's URL is its staged copy, another
+    URL is fetched into the local cache."""
+    source = settings.resume
+    if not storage.is_remote(source):
+        return source
+    base = settings.output_dir.rstrip("/") + "/"
+    if storage.is_remote(settings.output_dir) and source.startswith(base):
+        return str(output_dir.joinpath(*source[len(base):].strip("/").split("/")))
+    return str(fetch_checkpoints(source, settings.resolved_remote_cache(),
+                                 settings.storage_options))
+
+
+def _run(settings: Settings, output_dir: Path, notes: List[str],
+         mirror: Optional[Mirror]) -> TrainState:
     from .trainer import train
 
     device = runtime.select_device(settings.use_gpu, settings.gpu_id)
     for note in notes:
         log.info(note)
     log.info(f"device: {device}, Paddle {runtime.import_paddle().__version__}")
+    if storage.is_remote(settings.data_dir):
+        remote.fetch_folder(settings.data_dir, settings.resolved_data_dir(),
+                            settings.storage_options)
     state = build_state(settings, output_dir)
     plugins = build_plugins(settings.plugins, settings.plugin_options, state.is_writer)
     saves = any(plugin.saves_state for plugin in plugins)
@@ -160,14 +234,14 @@ def _run(settings: Settings, output_dir: Path, notes: List[str]) -> TrainState:
         log.info("note: no plugins: this run prints, draws and saves nothing")
     elif not saves and state.is_writer:
         log.info("note: no checkpoint plugin: this run saves no checkpoints and cannot be resumed")
-    state.checkpointer = Checkpointer(output_dir, plugins)
-    state.checkpointer.start(state, settings.resume)
+    state.checkpointer = Checkpointer(output_dir, plugins, mirror)
+    state.checkpointer.start(state, _resume_source(settings, output_dir))
     if state.is_writer:
         text = yaml.safe_dump(settings_to_dict(settings), sort_keys=False)
         storage.write_bytes(output_dir / "config.yaml", text.encode(), "the run's settings")
     with stop_on_signals(state, saves):
         try:
-            train(state, plugins)
+            train(state, plugins + [Uploads(mirror)] if mirror else plugins)
         except Diverged as err:
             # A loss is caught inside the step, before the counters move on; a parameter is
             # caught at a pass end or a checkpoint, after them.

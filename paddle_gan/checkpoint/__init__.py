@@ -11,6 +11,9 @@ checkpoints (one holding a run is refused: resume it, or use another folder). A 
 continues the line of its checkpoint when that checkpoint is the newest of its line and no
 setting that changes the results differs; otherwise (an older checkpoint, another schedule) it
 branches: its checkpoints are a new line, `-vN`, and rotation never touches another line's.
+
+When the output dir is a URL, the folder here is the local staging folder and every checkpoint
+saved or deleted is handed to the run's `mirror.Mirror`, which does the same on the store.
 """
 from __future__ import annotations
 
@@ -57,9 +60,10 @@ class Saved:
 class Checkpointer:
     """Saves and restores the train state of one run in `<output_dir>/checkpoints`."""
 
-    def __init__(self, output_dir, plugins: Sequence[Stateful]):
+    def __init__(self, output_dir, plugins: Sequence[Stateful], mirror=None):
         self.directory = checkpoint_dir(output_dir)
         self.plugins = plugins  # whose state_dict() goes into every checkpoint
+        self.mirror = mirror  # a mirror.Mirror when the output dir is a URL
         self.resumed_from: Optional[Path] = None  # rotation never deletes it
         self.line = 1  # this run's line of checkpoints (names end -vN from line 2 on)
         self._sequence: Optional[int] = None  # the newest sequence number in the folder
@@ -74,8 +78,9 @@ class Checkpointer:
             return
         existing = list_checkpoints(self.directory)
         if existing:
+            where = self.mirror.name if self.mirror is not None else self.directory.parent
             raise CheckpointError(
-                f"{self.directory.parent} already holds a run (newest checkpoint "
+                f"{where} already holds a run (newest checkpoint "
                 f"{existing[-1].name}): continue it with --resume auto, or start a new run in "
                 "another --output_dir")
 
@@ -97,13 +102,18 @@ class Checkpointer:
         self._sequence += 1
         name = checkpoint_name(state.global_step, state.pass_id, self.line)
         path = save_checkpoint(self.directory, name, arrays, meta, self._sequence)
+        if self.mirror is not None:
+            self.mirror.push_checkpoint(path)
         state.last_checkpoint = Saved(path, state.global_step, pass_end)
         return state.last_checkpoint
 
     def rotate(self, keep_last: int) -> List[Path]:
         """Delete all but this line's newest `keep_last` checkpoints (never the one resumed
         from, never another line's)."""
-        return rotate_checkpoints(self.directory, keep_last, self.line, self.resumed_from)
+        deleted = rotate_checkpoints(self.directory, keep_last, self.line, self.resumed_from)
+        for path in deleted if self.mirror is not None else ():
+            self.mirror.delete_checkpoint(path)
+        return deleted
 
     def resume(self, state: TrainState, source: str,
                warn: Callable[[str], object] = log.warning) -> Path:

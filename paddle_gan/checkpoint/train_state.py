@@ -36,7 +36,7 @@ OPTIMIZERS = ("opt_g", "opt_d")
 # reported. Settings that only say where and how long to run are not.
 REFUSED = ("data", "conf", "data_size")
 QUIET = ("num_passes", "output_dir", "resume", "use_gpu", "gpu_id", "data_dir", "plugins",
-         "plugin_options")
+         "plugin_options", "storage_options", "remote_cache")
 
 
 # What a damaged or hand-made meta.json makes restoring raise (a wrong type, a missing key, a
