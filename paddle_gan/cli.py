@@ -98,6 +98,7 @@ def download(settings) -> None:
         env[f"{variable}_DIR"] = str(settings.resolved_data_dir().resolve())
     if storage.is_remote(settings.data_dir):  # fetched into the cache, then sent to the store
         env[f"{variable}_UPLOAD"] = settings.data_dir
+        env["PYTHON"] = sys.executable
     result = subprocess.run(["bash", str(REPO_ROOT / "data" / script)], env=env)
     if result.returncode != 0:
         raise DataError(

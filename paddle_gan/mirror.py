@@ -153,6 +153,10 @@ class Mirror:
         """Send every other file of the staging folder that changed since it was last sent."""
         self._queue.put(self._send_changed)
 
+    def wait(self) -> None:
+        """Block until every upload asked so far is done (or failed)."""
+        self._queue.join()
+
     def check(self) -> None:
         """Raise the StorageError of an upload that failed for good (the run stops on it)."""
         if self.error is not None:
@@ -174,15 +178,17 @@ class Mirror:
     def _work(self) -> None:
         while True:
             task = self._queue.get()
-            if task is None:
-                return
-            if self.error is None:  # after a failure nothing more is sent
-                try:
+            try:
+                if task is None:
+                    return
+                if self.error is None:  # after a failure nothing more is sent
                     task()
-                except Exception as err:  # noqa: BLE001 - handed to the training thread
-                    self.error = err if isinstance(err, StorageError) else StorageError(
-                        f"cannot upload to {self.name}: {type(err).__name__}: {err}")
-                    log.error(f"storage: uploads to {self.name} stopped: {self.error}")
+            except Exception as err:  # handed to the training thread
+                self.error = err if isinstance(err, StorageError) else StorageError(
+                    f"cannot upload to {self.name}: {type(err).__name__}: {err}")
+                log.error(f"storage: uploads to {self.name} stopped: {self.error}")
+            finally:
+                self._queue.task_done()
 
     def _send_checkpoint(self, path: Path) -> None:
         data = {name: _read_local(path / name) for name in CHECKPOINT_FILES}

@@ -167,6 +167,7 @@ def run(settings: Settings, notes: List[str] = ()) -> TrainState:
     failed = True
     try:
         if mirror:
+            setup_logging(None)  # the terminal hears of retries
             mirror.pull()  # before train.log is opened: a resumed run continues the store's
         setup_logging(output_dir if writer else None)
         if lock and not locked:

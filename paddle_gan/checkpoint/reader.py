@@ -2,9 +2,11 @@
 
 tools/generate.py, export.py and evaluate.py all start with `open_checkpoint`. A source is a
 checkpoint folder, a checkpoints folder or a run's output dir (then the newest valid checkpoint,
-or with `pass_id` the one saved at the end of that pass). The generator is rebuilt from the conf
-module the checkpoint's settings name and loaded with its saved weights; every problem is a
-one-line `UsageError` (a CheckpointError, ConfigError or DeviceError).
+or with `pass_id` the one saved at the end of that pass), on this machine or on a store (a URL:
+its complete checkpoints are fetched into the local cache first, `mirror.fetch_checkpoints`).
+The generator is rebuilt from the conf module the checkpoint's settings name and loaded with its
+saved weights; every problem is a one-line `UsageError` (a CheckpointError, ConfigError or
+DeviceError).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from .. import storage
 from ..config import Settings, load_conf_module
 from ..errors import CheckpointError
 from ..runtime import select_device
@@ -54,7 +57,11 @@ def _pass_of(path: Path) -> int:
 
 def find_checkpoint(source, pass_id: Optional[int] = None, warn=print) -> Tuple[Path, dict, dict]:
     """(path, arrays, meta) of the checkpoint `source` names (see the module docstring)."""
-    source = Path(source)
+    if storage.is_remote(source):
+        from ..mirror import fetch_checkpoints
+
+        source = fetch_checkpoints(str(source), Settings().resolved_remote_cache())
+    source = storage.local_path(source)
     if (source / MANIFEST).is_file():
         return (source, *load_checkpoint(source))
     if not source.exists():

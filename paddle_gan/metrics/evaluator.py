@@ -21,6 +21,8 @@ from ..checkpoint.reader import Loaded
 from ..config import Settings
 from ..errors import CheckpointError, UsageError
 from ..noise import sample_noise
+from ..remote import fetch_folder
+from ..storage import is_remote
 from .classifier import ExtractorError, LeNet, file_sha256, load_classifier
 from .image import ReferenceStats, evaluate_images, reference_stats
 from .two_d import DISTRIBUTIONS, evaluate_2d, true_distribution
@@ -153,8 +155,11 @@ def evaluate_checkpoint(loaded: Loaded, n_samples: Optional[int] = None, seed: i
     except (KeyError, TypeError) as err:
         raise CheckpointError(f"{path}: incomplete checkpoint meta (no {err})") from None
     if data_dir is None:
-        saved_dir = loaded.meta["settings"].get("data_dir", "")
-        data_dir = Settings(data=data, data_dir=saved_dir).resolved_data_dir()
+        data_dir = loaded.meta["settings"].get("data_dir", "")
+    settings = Settings(data=data, data_dir=str(data_dir))
+    if is_remote(data_dir) and data in IMAGE_DATA:  # the reference data, from the store
+        fetch_folder(str(data_dir), settings.resolved_data_dir())
+    data_dir = settings.resolved_data_dir()
     evaluator = build_evaluator(data, data_dir, classifier, reference_cache)
     return evaluator.evaluate(loaded.generator, loaded.noise_dim,
                               n_samples or evaluator.default_samples, seed,
