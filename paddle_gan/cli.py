@@ -28,7 +28,11 @@ by their dotted names with --set: optimizer.learning_rate|beta1|beta2, scheduler
 ({schedulers}), scheduler.max_strike|d_steps|g_steps, data_size, data_dir, verify_data
 (false: train on MNIST/CIFAR look-alikes of the official file sizes),
 execution ({executions}; fast is the default, plain the literal v1 step with Paddle's own
-layers, for debugging), plugins (e.g. '[console,samples]'), plugin_options.<plugin>.<option>.
+layers, for debugging), plugins (e.g. '[console,samples]'), plugin_options.<plugin>.<option>,
+storage_options.<name> (fsspec's options for URLs: credentials, endpoint_url; masked wherever
+settings are written), remote_cache (where URLs are cached and staged; default output/remote).
+data_dir, --output_dir and --resume take s3://, hdfs:// and webhdfs:// URLs (pip install -e
+".[remote]"; README: Data and outputs on shared storage).
 Plugins: {plugins} (options: README).
 Data sources: {datasets}; a package adds its own through entry points (README).
 
@@ -64,8 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="iterations a pass: a picture, metrics and a checkpoint after each")
     add("--batch_size", type=int, metavar="N", help="samples a batch (v1: 128)")
     add("--seed", type=int, metavar="N", help="same seed, same results (on the CPU)")
-    add("--output_dir", metavar="DIR", help="default: output/<data>")
-    add("--resume", metavar="auto|PATH", help="continue from the newest checkpoint or PATH")
+    add("--output_dir", metavar="DIR", help="default: output/<data>; or a URL (s3://, hdfs://, "
+        "webhdfs://): staged locally, uploaded in the background")
+    add("--resume", metavar="auto|PATH", help="continue from the newest checkpoint or PATH (a "
+        "checkpoint folder, or its URL)")
     add("--download", action="store_true", help="fetch the data first (data/get_<d>_data.sh)")
     add("--set", action="append", default=[], metavar="KEY=VALUE",
         help="any setting, e.g. --set scheduler.name=alternate --set optimizer.beta1=0.9")

@@ -24,7 +24,7 @@ from typing import Callable, Dict, Optional, Tuple
 
 from .checkpoint.files import ARRAYS, MANIFEST, META, list_checkpoints, parse_name, write_folder
 from .remote import RemoteFolder, open_folder
-from .storage import LOCK_NAME, StorageError, local_folder
+from .storage import LOCK_NAME, StorageError, describe, local_folder
 
 log = logging.getLogger("paddle_gan")
 
@@ -49,7 +49,7 @@ def _read_local(path: Path) -> Optional[bytes]:
     except FileNotFoundError:
         return None
     except OSError as err:
-        raise StorageError(f"cannot read {path} to upload it: {err.strerror}") from None
+        raise StorageError(f"cannot read {path} to upload it: {describe(err)}") from None
 
 
 def pull_checkpoints(folder: RemoteFolder, files: Dict[str, int], under: str,

@@ -26,6 +26,7 @@ from typing import Callable, Dict, Optional
 
 from .errors import DataError, shorten
 from .storage import StorageError, make_folder, redact, url_scheme, writing
+from .storage import describe as describe_os
 
 log = logging.getLogger("paddle_gan")
 
@@ -184,8 +185,11 @@ def upload_folder(src: Path, url: str, options: Optional[dict] = None) -> int:
     count = 0
     for path in sorted(Path(src).rglob("*")):
         if path.is_file() and path.name not in NOT_UPLOADED and ".tmp" not in path.name:
-            with writing("a copy of", path):  # an unreadable local file is one line too
+            try:
                 data = path.read_bytes()
+            except OSError as err:
+                raise StorageError(f"cannot read {path} to upload it: "
+                                   f"{describe_os(err)}") from None
             folder.write(path.relative_to(src).as_posix(), data)
             count += 1
     return count

@@ -298,7 +298,7 @@ def test_a_store_refused_or_unreachable_at_the_start_is_one_line(s3, tmp_path, c
 
 
 @needs_s3
-def test_the_tools_read_checkpoints_from_the_store(s3, tmp_path, capsys, monkeypatch):
+def test_the_tools_and_resume_read_checkpoints_from_the_store(s3, tmp_path, capsys, monkeypatch):
     from tests.helpers import load_tool
 
     assert cli(s3, tmp_path / "cache", plugins="[checkpoint]") == 0
@@ -311,6 +311,11 @@ def test_the_tools_read_checkpoints_from_the_store(s3, tmp_path, capsys, monkeyp
                           str(tmp_path / "m.json")]) == 0
     assert json.loads((tmp_path / "m.json").read_text())["global_step"] == 2 * ITERS
     assert (tmp_path / "output" / "remote" / "read").is_dir()
+    # --resume with one checkpoint on the store, into a local output dir
+    capsys.readouterr()
+    assert cli(tmp_path / "local", tmp_path / "c2", "--resume",
+               f"{s3}/checkpoints/step-{ITERS:08d}-pass-0000", plugins="[checkpoint]") == 0
+    assert f"step-{ITERS:08d}-pass-0000: pass 1 iteration 0" in capsys.readouterr().out
 
 
 # --- WebHDFS ----------------------------------------------------------------------------------
