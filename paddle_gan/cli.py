@@ -102,14 +102,16 @@ def download(settings) -> None:
     variable = settings.data.upper()
     if settings.data_dir:  # the scripts' own default is data/<name>_data, the settings' default
         env[f"{variable}_DIR"] = str(settings.resolved_data_dir().resolve())
-    if storage.is_remote(settings.data_dir):  # fetched into the cache, then sent to the store
+    upload = storage.is_remote(settings.data_dir)
+    if upload:  # fetched into the cache, then sent to the store
         env[f"{variable}_UPLOAD"] = settings.data_dir
         env["PYTHON"] = sys.executable
     result = subprocess.run(["bash", str(REPO_ROOT / "data" / script)], env=env)
     if result.returncode != 0:
         raise DataError(
-            f"data/{script} could not fetch {settings.data} (exit {result.returncode}, its reason "
-            f"above); without a network, put the files in a folder and run "
+            f"data/{script} could not fetch {settings.data}{' or upload it' if upload else ''} "
+            f"(exit {result.returncode}, its reason above); without a network, put the files in a "
+            "folder and run "
             f"`{variable}_SOURCE=FOLDER bash data/{script}`, or point --set data_dir=FOLDER at "
             "them (README: MNIST and CIFAR-10)")
 

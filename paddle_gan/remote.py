@@ -17,6 +17,7 @@ that says what was being done, where and why. URLs are shown without a password.
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib.util
 import logging
 import os
@@ -61,7 +62,11 @@ def describe(err: BaseException) -> str:
 
 
 def _permanent(err: BaseException) -> bool:
-    return isinstance(err, PERMANENT) or type(err).__name__ in PERMANENT_NAMES
+    # s3fs turns most refusals into an OSError with the errno of their meaning (an invalid
+    # bucket name: EINVAL)
+    refused = isinstance(err, OSError) and err.errno in (errno.EINVAL, errno.EACCES, errno.EPERM,
+                                                          errno.ENOENT, errno.EROFS)
+    return refused or isinstance(err, PERMANENT) or type(err).__name__ in PERMANENT_NAMES
 
 
 class RemoteFolder:
