@@ -34,7 +34,7 @@ def export_generator(loaded: Loaded, out_dir) -> dict:
     from .networks import generate
 
     out_dir = storage.make_folder(out_dir, "export folder")
-    noise = sample_noise(CHECK_SAMPLES, CHECK_SEED, loaded.noise_dim)
+    noise = sample_noise(CHECK_SAMPLES, CHECK_SEED, loaded.noise_dim, loaded.noise_distribution)
     # The reference comes first: jit.save converts the layer's forward to a static program.
     expected = generate(loaded.generator, noise)
     prefix = out_dir / MODEL_NAME
@@ -60,7 +60,8 @@ def export_generator(loaded: Loaded, out_dir) -> dict:
         "model": {"files": [MODEL_NAME + compat.program_suffix(), f"{MODEL_NAME}.pdiparams"],
                   "load": f"paddle.jit.load('{prefix}')"},
         "input": {"name": "noise", "shape": [None, loaded.noise_dim], "dtype": "float32",
-                  "distribution": "standard normal"},
+                  "distribution": {"normal": "standard normal",
+                                   "uniform": "uniform on [-1, 1)"}[loaded.noise_distribution]},
         "output": {"shape": [None, *loaded.sample_shape], "dtype": "float32",
                    "pixel_range": list(loaded.pixel_range) if loaded.pixel_range else None},
         "conf": settings["conf"],  # the conf module that defines the generator

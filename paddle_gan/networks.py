@@ -17,7 +17,7 @@ import paddle.nn as nn
 
 from .config import conf_error
 from .errors import Diverged, SyncError
-from .state import DIS
+from .state import DIS, GEN
 
 
 class GeneratorTraining(nn.Layer):
@@ -99,12 +99,15 @@ def _keep_running_statistics(layer: nn.Layer) -> None:
 
 
 def _changeable(network: nn.Layer) -> set:
-    """Names a training step of `network` can change: trainable parameters, and running
-    statistics of batch norms whose momentum lets them move."""
+    """Names a training step of `network` can change: trainable parameters, running statistics
+    of batch norms whose momentum lets them move, and every other buffer (spectral norm's power
+    iteration vectors, say: they move with each forward in training mode)."""
     names = {name for name, param in network.named_parameters() if not param.stop_gradient}
+    fixed = set()
     for prefix, bn in network.named_sublayers():
-        if isinstance(bn, nn.layer.norm._BatchNormBase) and bn._momentum != 1.0:
-            names.update({f"{prefix}._mean", f"{prefix}._variance"})
+        if isinstance(bn, nn.layer.norm._BatchNormBase) and bn._momentum == 1.0:
+            fixed.update({f"{prefix}._mean", f"{prefix}._variance"})
+    names.update(name for name, _ in network.named_buffers() if name not in fixed)
     return names
 
 
@@ -153,21 +156,25 @@ class Networks:
                 raise Diverged(f"gen_training/{name}", "NaN/Inf", kind="parameter")
 
 
-def build_from_conf(conf, builder: str, sample_shape: tuple) -> nn.Layer:
-    """conf.<builder>(sample_shape). It is the user's own code: any error in it becomes one
+def build_from_conf(conf, builder: str, *args) -> nn.Layer:
+    """conf.<builder>(*args). It is the user's own code: any error in it becomes one
     ConfigError line naming the conf file and line."""
     try:
-        return getattr(conf, builder)(tuple(sample_shape))
+        return getattr(conf, builder)(*args)
     except Exception as err:
-        raise conf_error(conf.__file__, err) from err
+        raise conf_error(getattr(conf, "__file__", conf), err) from err
 
 
-def build_networks(conf, sample_shape: tuple, optimizer_settings) -> Networks:
-    """Three networks from one conf module, each with its own parameters, synced once."""
+def build_networks(conf, sample_shape: tuple, settings, logits: int = 2) -> Networks:
+    """Three networks from one conf module, each with its own parameters, synced once. D is
+    asked for `logits` outputs (what the loss needs); the optimisers are `settings`'."""
+    from .registry import OPTIMIZERS
+
     shape = tuple(sample_shape)
     gen_training = GeneratorTraining(build_from_conf(conf, "build_generator", shape),
-                                     build_from_conf(conf, "build_discriminator", shape))
-    dis_training = DiscriminatorTraining(build_from_conf(conf, "build_discriminator", shape))
+                                     build_from_conf(conf, "build_discriminator", shape, logits))
+    dis_training = DiscriminatorTraining(
+        build_from_conf(conf, "build_discriminator", shape, logits))
     generator = Generator(build_from_conf(conf, "build_generator", shape))
     _freeze(gen_training.dis)
     _freeze(generator)
@@ -179,25 +186,34 @@ def build_networks(conf, sample_shape: tuple, optimizer_settings) -> Networks:
         if uses_batch_statistics(network):
             _keep_running_statistics(network)
 
-    def adam(params):
-        return paddle.optimizer.Adam(
-            learning_rate=optimizer_settings.learning_rate,
-            beta1=optimizer_settings.beta1,
-            beta2=optimizer_settings.beta2,
-            parameters=params,
-        )
+    def optimizer(network: str, params):
+        own = settings.optimizer_of(network)
+        return OPTIMIZERS.get(own.name)(own, params)
 
     nets = Networks(
         gen_training=gen_training,
         dis_training=dis_training,
         generator=generator,
-        opt_g=adam(gen_training.gen.parameters()),
-        opt_d=adam(dis_training.parameters()),
+        opt_g=optimizer(GEN, gen_training.gen.parameters()),
+        opt_d=optimizer(DIS, dis_training.parameters()),
         noise_dim=int(conf.NOISE_DIM),
         sample_shape=shape,
     )
     nets.sync_all()
     return nets
+
+
+def discriminator_outputs(nets: Networks) -> int:
+    """How many outputs D gives per sample: one forward of two zero samples, in inference mode
+    (which moves no statistics and draws no randomness), the networks' modes kept."""
+    dis, was_training = nets.dis_training, nets.dis_training.training
+    dis.eval()
+    try:
+        with paddle.no_grad():
+            out = dis(paddle.zeros([2, *nets.sample_shape]))
+    finally:
+        dis.train() if was_training else dis.eval()
+    return int(np.prod(out.shape[1:]))
 
 
 def generate(generator: Generator, noise: np.ndarray, chunk: int = 256) -> np.ndarray:

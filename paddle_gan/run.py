@@ -23,10 +23,10 @@ from . import runtime, storage
 from .checkpoint import Checkpointer
 from .config import Settings, load_conf_module, settings_to_dict
 from .datasets.base import BatchSampler
-from .errors import Diverged
-from .noise import NoiseStream, fixed_noise
+from .errors import ConfigError, Diverged
+from .noise import NoiseStream, RandomStream, fixed_noise
 from .plugins import build_plugins
-from .registry import DATASETS, EXECUTIONS, SCHEDULERS
+from .registry import DATASETS, EXECUTIONS, LOSSES, SCHEDULERS
 from .state import TrainState
 
 log = logging.getLogger("paddle_gan")
@@ -86,27 +86,43 @@ def build_state(settings: Settings, output_dir: Path) -> TrainState:
     """Everything a run needs, freshly initialised from the seed."""
     import paddle
 
-    from .networks import build_networks
+    from .networks import build_networks, discriminator_outputs
 
     random.seed(settings.seed)
     np.random.seed(settings.seed)  # nothing of ours draws from it; a conf module or plugin may
     paddle.seed(settings.seed)
+    loss = LOSSES.get(settings.loss.name)(settings.loss)
+    check_scheduler_fits(settings, loss)
     dataset = DATASETS.get(settings.data)(settings)
     conf = load_conf_module(settings.resolved_conf_path())
-    nets = build_networks(conf, dataset.sample_shape, settings.optimizer)
+    nets = build_networks(conf, dataset.sample_shape, settings, loss.logits)
+    outputs = discriminator_outputs(nets)
+    if outputs != loss.logits:
+        raise ConfigError(f"loss {loss.name} needs a discriminator with {loss.logits} "
+                          f"output(s) a sample; {settings.conf}'s gives {outputs}")
     count = FIXED_NOISE_IMAGES if dataset.is_image else FIXED_NOISE_POINTS
+    noise_shape = (settings.batch_size, nets.noise_dim)
     return TrainState(
         settings=settings,
         nets=nets,
         dataset=dataset,
         sampler=BatchSampler(len(dataset), settings.batch_size, settings.seed),
-        noise=NoiseStream(settings.seed, (settings.batch_size, nets.noise_dim)),
+        noise=NoiseStream(settings.seed, noise_shape, settings.noise),
         scheduler=SCHEDULERS.get(settings.scheduler.name)(settings.scheduler),
-        step=EXECUTIONS.get(settings.execution)(nets),
+        step=EXECUTIONS.get(settings.execution)(nets, loss, RandomStream(settings.seed)),
         output_dir=output_dir,
-        fixed_noise=fixed_noise(settings.seed, count, nets.noise_dim),
+        fixed_noise=fixed_noise(settings.seed, count, nets.noise_dim, settings.noise),
         is_writer=runtime.is_writer(),
     )
+
+
+def check_scheduler_fits(settings: Settings, loss) -> None:
+    """v1's loss_based rule compares D's loss with G's, which only some losses make sense of."""
+    if settings.scheduler.name == "loss_based" and not loss.comparable:
+        raise ConfigError(
+            f"scheduler loss_based compares D's and G's losses, which loss {loss.name} does not "
+            "make comparable; use --set scheduler.name=alternate --set scheduler.d_steps=5 "
+            "(WGAN's usual 5 D steps a G step)")
 
 
 @contextlib.contextmanager

@@ -40,7 +40,7 @@ def run_iteration(state: TrainState, plugins: Sequence[Plugin],
     lap("forwards")
     decision = state.scheduler.choose(losses["d"], losses["g"])
     lap("decision")
-    state.step.train(decision)
+    losses.update(state.step.train(decision))  # what only the update computes (a penalty)
     lap(decision)
     state.record(StepResult(decision, losses))
     lap("decision")

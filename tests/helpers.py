@@ -46,3 +46,17 @@ def load_tool(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def tiny_mnist(folder: Path, count: int = 64, seed: int = 0) -> Path:
+    """MNIST's train files, `count` random images and labels: a data_dir for tests."""
+    import struct
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    (folder / "train-images-idx3-ubyte").write_bytes(
+        struct.pack(">iiii", 2051, count, 28, 28)
+        + rng.integers(0, 256, (count, 28, 28), dtype=np.uint8).tobytes())
+    (folder / "train-labels-idx1-ubyte").write_bytes(
+        struct.pack(">ii", 2049, count) + (np.arange(count) % 10).astype(np.uint8).tobytes())
+    return folder

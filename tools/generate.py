@@ -56,7 +56,8 @@ def main(argv=None) -> int:
                 "generated", f"pass-{loaded.meta['saved_at']['pass_id']:04d}")
             png, npy = regenerate_pass_picture(loaded, out)
         else:
-            noise = sample_noise(args.num, args.seed, loaded.noise_dim)
+            noise = sample_noise(args.num, args.seed, loaded.noise_dim,
+                                 loaded.noise_distribution)
             png, npy = write_samples(loaded, noise, args.out or "generated/samples",
                                      title=f"{args.num} samples, seed {args.seed}")
     except UsageError as err:

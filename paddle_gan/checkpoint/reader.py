@@ -38,6 +38,12 @@ class Loaded:
         return tuple(self.meta["sample"]["shape"])
 
     @property
+    def noise_distribution(self) -> str:
+        """The noise the generator was trained on (checkpoints from before it was a setting:
+        standard normal, the only one then)."""
+        return self.meta["sample"].get("noise", "normal")
+
+    @property
     def pixel_range(self):
         rng = self.meta["sample"]["pixel_range"]
         return tuple(rng) if rng else None
@@ -105,6 +111,8 @@ def _check_for_tools(loaded: Loaded) -> None:
         raise ValueError(f"sample noise_dim {loaded.noise_dim} or shape {list(shape)}")
     if loaded.pixel_range is not None and len(loaded.pixel_range) != 2:
         raise ValueError(f"pixel_range {loaded.pixel_range}")
+    if loaded.noise_distribution not in ("normal", "uniform"):
+        raise ValueError(f"noise {loaded.noise_distribution!r}")
     check_fixed_noise(loaded.fixed_noise, loaded.noise_dim)
 
 

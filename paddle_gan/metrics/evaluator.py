@@ -17,6 +17,8 @@ import math
 from pathlib import Path
 from typing import Optional, Union
 
+import numpy as np
+
 from ..checkpoint.reader import Loaded
 from ..config import Settings
 from ..errors import CheckpointError, UsageError
@@ -101,9 +103,11 @@ class Evaluator:
     """How the samples of one data source are measured; built once, then called per model."""
 
     def __init__(self, data: str, distribution=None, extractor: Optional[LeNet] = None,
-                 reference: Optional[ReferenceStats] = None):
+                 reference: Optional[ReferenceStats] = None, noise: str = "normal",
+                 pixel_range=(-1.0, 1.0)):
         self.data, self.distribution = data, distribution
         self.extractor, self.reference = extractor, reference
+        self.noise, self.pixel_range = noise, tuple(pixel_range or (-1.0, 1.0))
         self.kind = "points" if distribution is not None else "images"
 
     @property
@@ -116,11 +120,14 @@ class Evaluator:
         """The metrics of `n_samples` drawn from `generator` with noise from `seed`."""
         from ..networks import generate
 
-        samples = generate(generator, sample_noise(n_samples, seed, noise_dim))
+        samples = generate(generator, sample_noise(n_samples, seed, noise_dim, self.noise))
         if self.kind == "points":
             result = evaluate_2d(samples, self.distribution, seed=seed, checkpoint=checkpoint,
                                  pass_id=pass_id)
         else:
+            low, high = self.pixel_range  # the extractor reads MNIST as [-1, 1]
+            if (low, high) != (-1.0, 1.0):
+                samples = (samples - low) * np.float32(2 / (high - low)) - np.float32(1)
             result = evaluate_images(samples, self.extractor, self.reference, seed=seed,
                                      checkpoint=checkpoint, pass_id=pass_id)
         result["data"] = self.data
@@ -129,17 +136,19 @@ class Evaluator:
 
 
 def build_evaluator(data: str, data_dir: PathLike = "", classifier: Optional[PathLike] = None,
-                    reference_cache: PathLike = DEFAULT_CACHE) -> Evaluator:
+                    reference_cache: PathLike = DEFAULT_CACHE, noise: str = "normal",
+                    pixel_range=(-1.0, 1.0)) -> Evaluator:
     """The evaluator for `data`. Raises MetricsUnavailable (no metrics for it), ExtractorError
     (extractor refused) or DataError (MNIST test split unreadable)."""
     if data in DISTRIBUTIONS:
-        return Evaluator(data, distribution=true_distribution(data))
+        return Evaluator(data, distribution=true_distribution(data), noise=noise)
     if data not in IMAGE_DATA:
         raise MetricsUnavailable(f"image metrics are MNIST-only (the one feature extractor here "
                                  f"is an MNIST classifier); none for {data}")
     model = load_extractor(classifier)
     return Evaluator(data, extractor=model,
-                     reference=mnist_reference(model, data_dir, reference_cache))
+                     reference=mnist_reference(model, data_dir, reference_cache), noise=noise,
+                     pixel_range=pixel_range)
 
 
 def evaluate_checkpoint(loaded: Loaded, n_samples: Optional[int] = None, seed: int = 0,
@@ -155,7 +164,8 @@ def evaluate_checkpoint(loaded: Loaded, n_samples: Optional[int] = None, seed: i
     if data_dir is None:
         saved_dir = loaded.meta["settings"].get("data_dir", "")
         data_dir = Settings(data=data, data_dir=saved_dir).resolved_data_dir()
-    evaluator = build_evaluator(data, data_dir, classifier, reference_cache)
+    evaluator = build_evaluator(data, data_dir, classifier, reference_cache,
+                                loaded.noise_distribution, loaded.pixel_range)
     return evaluator.evaluate(loaded.generator, loaded.noise_dim,
                               n_samples or evaluator.default_samples, seed,
                               checkpoint=str(path), pass_id=pass_id, global_step=global_step)

@@ -51,7 +51,8 @@ class MetricsPlugin(Plugin):
         cache = self.options.reference_cache or state.output_dir.parent / "metrics_cache"
         try:
             self._evaluator = build_evaluator(settings.data, settings.resolved_data_dir(),
-                                              self.options.classifier or None, cache)
+                                              self.options.classifier or None, cache,
+                                              settings.noise, state.dataset.pixel_range)
         except MetricsUnavailable as err:
             log.info(f"metrics plugin disabled: {err}")
             return

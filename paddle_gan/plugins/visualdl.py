@@ -1,6 +1,6 @@
 """The `visualdl` plugin: VisualDL dashboards of a run, written under `<output_dir>/vdl/`.
 
-Every `every_n_iters` iterations it logs the four losses, which network was trained and its
+Every `every_n_iters` iterations it logs the loss's terms, which network was trained and its
 strike, and the speed; per pass the D and G step counts, the sample picture (the one the
 `samples` plugin published, else drawn the same way) and the metrics the `metrics` plugin
 published; every `histogram_every_n_iters` iterations (0: never) a histogram of each parameter;
@@ -29,7 +29,9 @@ from .base import Plugin
 
 log = logging.getLogger("paddle_gan")
 
-LOSS_TAGS = {"d_real": "loss/d_real", "d_fake": "loss/d_fake", "d": "loss/d", "g": "loss/g"}
+# The hyper-parameter table's metrics: the two losses every loss has (each loss term of the run
+# is charted as loss/<term>: v1's d_real, d_fake, d, g; WGAN-GP's critic scores, penalty, ...).
+HPARAM_METRICS = ["loss/d", "loss/g", "speed/iters_per_s"]
 SAMPLES_TAG = "samples/fixed_noise"
 
 
@@ -86,8 +88,7 @@ class VisualDLPlugin(Plugin):
 
     def _log_settings(self, state: TrainState) -> None:
         settings = settings_to_dict(state.settings)
-        metrics = list(LOSS_TAGS.values()) + ["speed/iters_per_s"]
-        self._writer.add_hparams(flatten_settings(settings), metrics)
+        self._writer.add_hparams(flatten_settings(settings), HPARAM_METRICS)
         text = yaml.safe_dump(settings, sort_keys=False)
         # Markdown would reflow the YAML; four spaces make it a code block.
         self._writer.add_text(
@@ -104,9 +105,8 @@ class VisualDLPlugin(Plugin):
         rate = self._iters_since_write / max(now - self._mark, 1e-9)
         self._mark, self._iters_since_write = now, 0
         writer, step, result = self._writer, state.global_step, state.result
-        for key, tag in LOSS_TAGS.items():
-            if key in result.losses:
-                writer.add_scalar(tag, result.losses[key], step)
+        for key, value in result.losses.items():
+            writer.add_scalar(f"loss/{key}", value, step)
         writer.add_scalar("scheduler/trained", 1 if result.decision == DIS else 0, step)
         writer.add_scalar("scheduler/strike", state.strike, step)
         writer.add_scalar("speed/iters_per_s", rate, step)
