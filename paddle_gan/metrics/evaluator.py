@@ -40,10 +40,11 @@ DEFAULT_SAMPLES = {"points": 10_000, "images": 2_000}
 DEFAULT_CACHE = Path("output") / "metrics_cache"
 HEADLINE = {
     "points": ("inside", "coverage", "sliced_w1", "ks"),
-    "images": ("frechet", "classifier_score", "class_entropy", "confident"),
+    "images": ("frechet", "classifier_score", "class_coverage", "class_entropy", "confident"),
 }
 BEST = {"inside": "1", "coverage": "1", "sliced_w1": "0", "ks": "0", "frechet": "0",
-        "classifier_score": "10", "class_entropy": "2.303 (ln 10)", "confident": "1"}
+        "classifier_score": "10", "class_coverage": "1", "class_entropy": "2.303 (ln 10)",
+        "confident": "1"}
 
 
 class MetricsUnavailable(UsageError):

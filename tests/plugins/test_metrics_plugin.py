@@ -21,7 +21,8 @@ from tests.helpers import tiny_state
 
 TWO_D_KEYS = {"inside", "coverage", "sliced_w1", "ks", "distribution", "n_samples", "seed", "grid",
               "n_projections", "ks_points", "checkpoint", "pass", "data", "global_step"}
-IMAGE_KEYS = {"frechet", "classifier_score", "class_shares", "class_entropy", "confident",
+IMAGE_KEYS = {"frechet", "classifier_score", "class_shares", "class_entropy", "class_coverage",
+              "confident",
               "confident_threshold", "extractor_sha256", "n_samples", "reference_split",
               "reference_n_samples", "seed", "checkpoint", "pass", "data", "global_step"}
 
