@@ -42,6 +42,10 @@ tools/train_classifier.py (the MNIST feature extractor). Each has --help.
 """
 
 
+def count_or_epoch(text: str):
+    return text if text == "epoch" else int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gan_trainer.py",
@@ -60,8 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         "default: the GPU when the build and a device are there")
     add("--gpu_id", type=int, metavar="N", help="which GPU (default 0)")
     add("--num_passes", type=int, metavar="N", help="passes to train (default: the run config's)")
-    add("--iters_per_pass", type=int, metavar="N",
-        help="iterations a pass: a picture, metrics and a checkpoint after each")
+    add("--iters_per_pass", type=count_or_epoch, metavar="N|epoch",
+        help="iterations a pass (a picture, metrics and a checkpoint after each); epoch: as "
+        "many as the data has whole batches")
     add("--batch_size", type=int, metavar="N", help="samples a batch (v1: 128)")
     add("--seed", type=int, metavar="N", help="same seed, same results (on the CPU)")
     add("--output_dir", metavar="DIR", help="default: output/<data>")

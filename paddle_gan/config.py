@@ -15,7 +15,7 @@ import math
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, get_args, get_origin, get_type_hints
+from typing import Any, Dict, List, Optional, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -52,6 +52,11 @@ class LossSettings:
     gp_lambda: float = field(default=10.0, metadata={"min": 0.0, "max": 1e6})  # wgan_gp
     # R1 penalty (gamma/2 E||grad D(real)||^2), for the logistic losses; 0: off
     r1_gamma: float = field(default=0.0, metadata={"min": 0.0, "max": 1e6})
+    # a conditional conf (NUM_CLASSES): weight of the auxiliary class cross-entropy (AC-GAN)
+    aux_weight: float = field(default=1.0, metadata={"min": 0.0, "max": 1e6})
+    # G's loss over this many batches of noise: the iteration's, and more drawn by the step
+    # (the Keras AC-GAN trains G on 2)
+    g_batches: int = field(default=1, metadata={"min": 1, "max": 64})
 
 
 @dataclass
@@ -74,7 +79,9 @@ class Settings:
     # another data set in the same format (Fashion-MNIST, say)
     verify_data: bool = True
     num_passes: int = field(default=100, metadata={"min": 1, "max": MAX_COUNT})
-    iters_per_pass: int = field(default=10_000, metadata={"min": 1, "max": MAX_COUNT})
+    # or "epoch": as many iterations as the data has whole batches
+    iters_per_pass: Union[int, str] = field(default=10_000, metadata={
+        "min": 1, "max": MAX_COUNT, "words": ("epoch",)})
     batch_size: int = field(default=128, metadata={"min": 1, "max": 1 << 20})
     seed: int = field(default=1, metadata={"min": 0, "max": MAX_SEED})
     use_gpu: Optional[bool] = None  # None: GPU when the build and a device are there
@@ -124,6 +131,13 @@ def _check_value(where: str, value: Any, hint: Any, meta: dict) -> Any:
             return None
         hint = next(a for a in get_args(hint) if a is not type(None))
         origin = get_origin(hint)
+    if origin is Union:  # a number, or one of the words the setting takes ("epoch")
+        if isinstance(value, str):
+            if value not in meta["words"]:
+                raise ConfigError(f"{where} must be a number or {' or '.join(meta['words'])}, "
+                                  f"got {_short(value)}")
+            return value
+        hint = int
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             raise ConfigError(f"{where} must be a mapping, got {_short(value)}")
@@ -293,6 +307,11 @@ def _import_conf(path: Path, mtime_ns: int):
     if missing:
         raise ConfigError(f"conf module {path} does not define {', '.join(missing)} "
                           f"(a conf module defines {', '.join(CONF_INTERFACE)})")
+    for name in ("NOISE_DIM", "NUM_CLASSES"):  # NUM_CLASSES only in a conditional conf
+        value = getattr(module, name, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1 << 20:
+            raise ConfigError(f"conf module {path}: {name} must be a whole number from 1 to "
+                              f"{1 << 20}, got {_short(value)}")
     return module
 
 

@@ -14,10 +14,13 @@ D(x_hat)|| - 1)^2] at random points between the real and the fake batch (Gulraja
 the mixing weights come from the step's seeded stream), and `loss.r1_gamma` adds R1, gamma/2
 E[||grad D(x_real)||^2] (Mescheder et al. 2018), to the logistic losses. One-sided label
 smoothing (`loss.real_label`, 0.9 say) is for the logistic losses too.
+
+`Objective` is what the step minimises: the loss on D's real/fake outputs, plus for a
+conditional conf (AC-GAN) the auxiliary class cross-entropy of D's class logits.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, NamedTuple, Optional
 
 import paddle
 import paddle.nn.functional as F
@@ -77,7 +80,7 @@ def input_gradient(dis, inputs, score) -> paddle.Tensor:
     penalty of it can be minimised: a double backward)."""
     inputs = inputs.detach()
     inputs.stop_gradient = False
-    (grad,) = paddle.grad(score(dis(inputs)).sum(), [inputs], create_graph=True)
+    (grad,) = paddle.grad(score(adversarial(dis(inputs))).sum(), [inputs], create_graph=True)
     return grad.reshape([grad.shape[0], -1])
 
 
@@ -212,3 +215,75 @@ class WassersteinGP(Loss):
         # +1e-12: the norm's gradient is finite where the input gradient is 0
         norms = ((input_gradient(dis, between, self.score) ** 2).sum(1) + 1e-12).sqrt()
         return self.gp_lambda * ((norms - 1) ** 2).mean()
+
+
+# --- conditional GANs ----------------------------------------------------------------------------
+
+def adversarial(out):
+    """D's real/fake outputs: all of an unconditional D's, the first of a conditional D's pair."""
+    return out[0] if isinstance(out, (tuple, list)) else out
+
+
+class Judged(NamedTuple):
+    """D's outputs on one batch: the real/fake outputs and, for a conditional conf, the class
+    logits and the labels the batch has (real) or was generated for (fake)."""
+
+    adv: paddle.Tensor
+    classes: Optional[paddle.Tensor] = None
+    labels: Optional[paddle.Tensor] = None
+
+
+def judged(out, labels: Optional[paddle.Tensor] = None) -> Judged:
+    """D's output (a tensor, or a conditional D's (outputs, class logits)) with the labels."""
+    if isinstance(out, (tuple, list)):
+        return Judged(out[0], out[1], labels)
+    return Judged(out)
+
+
+class Objective:
+    """What the step minimises. Unconditional: the loss, nothing added. Conditional (AC-GAN,
+    Odena et al. 2017): plus `aux_weight` times the class cross-entropy, on the real and on the
+    fake batch for D (`d_aux`, their sum, as `d` sums the two batches' terms) and on the fake
+    batch for G (`g_aux`). The scheduler still compares the adversarial `d` and `g`. G's loss is
+    taken over `g_batches` batches of noise (the step draws the extra ones)."""
+
+    def __init__(self, loss: Loss, aux_weight: float = 1.0, g_batches: int = 1):
+        self.loss, self.aux_weight, self.g_batches = loss, aux_weight, g_batches
+
+    @staticmethod
+    def class_loss(out: Judged) -> paddle.Tensor:
+        return F.cross_entropy(out.classes, out.labels.reshape([-1, 1]))
+
+    def _plus_aux(self, loss: paddle.Tensor, *outs: Judged) -> paddle.Tensor:
+        if outs[0].classes is None:
+            return loss
+        return loss + self.aux_weight * sum(self.class_loss(out) for out in outs)
+
+    def g_terms(self, fake: Judged) -> Dict[str, paddle.Tensor]:
+        terms = {"g": self.loss.g_loss(fake.adv)}
+        if fake.classes is not None:
+            terms["g_aux"] = self.class_loss(fake)
+        return terms
+
+    def terms(self, real: Judged, fake: Judged) -> Dict[str, paddle.Tensor]:
+        terms = self.loss.terms(real.adv, fake.adv)
+        if fake.classes is not None:
+            terms["d_aux"] = self.class_loss(real) + self.class_loss(fake)
+            terms.update(self.g_terms(fake))
+        return terms
+
+    def logged(self, values: Dict[str, float]) -> Dict[str, float]:
+        aux = {name: values[name] for name in ("d_aux", "g_aux") if name in values}
+        return {**self.loss.logged(values), **aux}
+
+    def d_loss(self, real: Judged, fake: Judged) -> paddle.Tensor:
+        return self._plus_aux(self.loss.d_loss(real.adv, fake.adv), real, fake)
+
+    def d_real_loss(self, real: Judged) -> paddle.Tensor:
+        return self._plus_aux(self.loss.d_real_loss(real.adv), real)
+
+    def d_fake_loss(self, fake: Judged) -> paddle.Tensor:
+        return self._plus_aux(self.loss.d_fake_loss(fake.adv), fake)
+
+    def g_loss(self, fake: Judged) -> paddle.Tensor:
+        return self._plus_aux(self.loss.g_loss(fake.adv), fake)

@@ -9,7 +9,7 @@ a name found in only one network is skipped and a shape mismatch is an error.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import paddle
@@ -21,18 +21,19 @@ from .state import DIS, GEN
 
 
 class GeneratorTraining(nn.Layer):
-    """noise -> G -> D -> logits; D is frozen here (its values only ever arrive by sync)."""
+    """noise (and labels) -> G -> D -> outputs; D is frozen here (its values only ever arrive by
+    sync)."""
 
     def __init__(self, gen: nn.Layer, dis: nn.Layer):
         super().__init__()
         self.gen, self.dis = gen, dis
 
-    def forward(self, noise):
-        return self.dis(self.gen(noise))
+    def forward(self, noise, labels=None):
+        return self.dis(self.gen(noise) if labels is None else self.gen(noise, labels))
 
 
 class DiscriminatorTraining(nn.Layer):
-    """sample -> D -> logits."""
+    """sample -> D -> outputs (a conditional conf's: real/fake outputs and class logits)."""
 
     def __init__(self, dis: nn.Layer):
         super().__init__()
@@ -43,14 +44,15 @@ class DiscriminatorTraining(nn.Layer):
 
 
 class Generator(nn.Layer):
-    """noise -> G -> sample; inference only, it makes the fake batches and the sample grids."""
+    """noise (and labels) -> G -> sample; inference only, it makes the fake batches and the
+    sample grids."""
 
     def __init__(self, gen: nn.Layer):
         super().__init__()
         self.gen = gen
 
-    def forward(self, noise):
-        return self.gen(noise)
+    def forward(self, noise, labels=None):
+        return self.gen(noise) if labels is None else self.gen(noise, labels)
 
 
 Pairs = List[Tuple[str, paddle.Tensor, paddle.Tensor]]
@@ -126,6 +128,7 @@ class Networks:
     opt_d: paddle.optimizer.Optimizer
     noise_dim: int
     sample_shape: tuple
+    num_classes: int = 0  # a conditional conf's NUM_CLASSES; 0: unconditional
 
     def __post_init__(self):
         # The pairs are fixed once built (optimisers update tensors in place), so sync after
@@ -198,14 +201,16 @@ def build_networks(conf, sample_shape: tuple, settings, logits: int = 2) -> Netw
         opt_d=optimizer(DIS, dis_training.parameters()),
         noise_dim=int(conf.NOISE_DIM),
         sample_shape=shape,
+        num_classes=int(getattr(conf, "NUM_CLASSES", 0)),
     )
     nets.sync_all()
     return nets
 
 
-def discriminator_outputs(nets: Networks) -> int:
-    """How many outputs D gives per sample: one forward of two zero samples, in inference mode
-    (which moves no statistics and draws no randomness), the networks' modes kept."""
+def discriminator_outputs(nets: Networks) -> Tuple[int, int]:
+    """How many outputs D gives per sample: (real/fake outputs, class logits; 0 for an
+    unconditional D). One forward of two zero samples, in inference mode (which moves no
+    statistics and draws no randomness), the networks' modes kept."""
     dis, was_training = nets.dis_training, nets.dis_training.training
     dis.eval()
     try:
@@ -213,13 +218,19 @@ def discriminator_outputs(nets: Networks) -> int:
             out = dis(paddle.zeros([2, *nets.sample_shape]))
     finally:
         dis.train() if was_training else dis.eval()
-    return int(np.prod(out.shape[1:]))
+    adversarial, classes = out if isinstance(out, (tuple, list)) else (out, None)
+    width = int(np.prod(adversarial.shape[1:]))
+    return width, 0 if classes is None else int(np.prod(classes.shape[1:]))
 
 
-def generate(generator: Generator, noise: np.ndarray, chunk: int = 256) -> np.ndarray:
-    """Samples for `noise` from the inference generator, in fixed-size chunks (so the same noise
-    always gives the same bytes, whoever calls)."""
+def generate(generator: Generator, noise: np.ndarray, labels: Optional[np.ndarray] = None,
+             chunk: int = 256) -> np.ndarray:
+    """Samples for `noise` (and, for a conditional generator, `labels`) from the inference
+    generator, in fixed-size chunks (so the same noise always gives the same bytes, whoever
+    calls)."""
+    parts = []
     with paddle.no_grad():
-        parts = [generator(paddle.to_tensor(noise[i : i + chunk])).numpy()
-                 for i in range(0, len(noise), chunk)]
+        for i in range(0, len(noise), chunk):
+            extra = [] if labels is None else [paddle.to_tensor(labels[i : i + chunk])]
+            parts.append(generator(paddle.to_tensor(noise[i : i + chunk]), *extra).numpy())
     return np.concatenate(parts)

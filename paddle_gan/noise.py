@@ -1,6 +1,7 @@
 """The generator's input noise (standard normal, or uniform on [-1, 1): `noise`): the run's noise
 stream, the fixed noise of the sample pictures, the seeded noise the tools and the metrics draw
-samples with, and the step's own seeded stream (WGAN-GP's mixing weights).
+samples with, and the step's own seeded stream (WGAN-GP's mixing weights, a conditional run's
+fake labels).
 
 `NoiseStream` hands out one standard-normal batch per iteration: exactly the numbers that one
 `standard_normal(shape)` call per iteration would give (numpy fills arrays in stream order), but
@@ -69,12 +70,34 @@ def fixed_noise(seed: int, count: int, noise_dim: int, distribution: str = "norm
     return draw(np.random.default_rng([seed, FIXED_NOISE_STREAM]), (count, noise_dim), distribution)
 
 
+def class_grid(seed: int, num_classes: int, noise_dim: int, distribution: str = "normal",
+               columns: int = 10) -> tuple:
+    """A conditional run's fixed (noise, labels): `columns` noise vectors, each generated for
+    every class, so row c of the picture is class c and a column keeps its noise."""
+    noise = fixed_noise(seed, columns, noise_dim, distribution)
+    return np.tile(noise, (num_classes, 1)), class_grid_labels(num_classes, num_classes * columns)
+
+
+def class_grid_labels(num_classes: int, count: int) -> np.ndarray:
+    """The labels of `class_grid`'s `count` noise vectors: count / num_classes of each class."""
+    return np.repeat(np.arange(num_classes, dtype=np.int64), count // num_classes)
+
+
 class RandomStream:
-    """The step's own seeded generator (what a step draws besides the noise), saved with every
+    """The step's own seeded generator (what a step draws besides the iteration's noise: WGAN-GP's
+    mixing weights, a conditional batch's fake labels, G's extra noise batches), saved with every
     checkpoint so a resumed run draws the same."""
 
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, distribution: str = "normal"):
         self.rng = np.random.default_rng([seed, STEP_STREAM])
+        self.distribution = distribution
+
+    def noise(self, shape: tuple) -> np.ndarray:
+        return draw(self.rng, shape, self.distribution)
+
+    def labels(self, count: int, num_classes: int) -> np.ndarray:
+        """`count` classes drawn uniformly, int64."""
+        return self.rng.integers(0, num_classes, count, dtype=np.int64)
 
     def state_dict(self) -> dict:
         return copy.deepcopy(self.rng.bit_generator.state)
@@ -88,3 +111,9 @@ def sample_noise(num: int, seed: int, noise_dim: int,
     """Noise of its own seeded generator, never the run's streams: what tools/generate.py,
     tools/evaluate.py and the metrics plugin draw samples with."""
     return draw(np.random.default_rng(seed), (num, noise_dim), distribution)
+
+
+def balanced_labels(count: int, num_classes: int) -> np.ndarray:
+    """0, 1, ..., K-1, 0, 1, ...: every class equally often (up to one); what the tools and the
+    metrics generate a conditional generator's samples for."""
+    return np.arange(count, dtype=np.int64) % num_classes

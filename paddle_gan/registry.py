@@ -15,10 +15,11 @@ unknown name is an error that suggests the closest one and lists what exists.
 What each kind's factory is:
 - plugin (`paddle_gan.plugins`): a `paddle_gan.plugins.base.Plugin` subclass with an `Options`
   dataclass; the run calls it with the validated options.
-- data source (`paddle_gan.datasets`): a function (Settings) -> `ArrayDataset`, the training split.
+- data source (`paddle_gan.datasets`): a function (Settings) -> `ArrayDataset`, the training split;
+  its module may define `load_test(settings)`, the test split (the `history` plugin's).
 - scheduler (`paddle_gan.schedulers`): a function (SchedulerSettings) -> a scheduler, an object
   with `choose(d_loss, g_loss) -> DIS | GEN`, `strike`, `state_dict()`, `load_state_dict()`.
-- execution path (`paddle_gan.executions`): a function (Networks, loss, RandomStream) -> a step
+- execution path (`paddle_gan.executions`): a function (Networks, Objective, RandomStream) -> a step
   with the methods of `paddle_gan.step.GanStep` (`to_device`, `forward`, `train`).
 - loss (`paddle_gan.losses`): a `paddle_gan.losses.Loss` subclass, called with LossSettings.
 - optimiser (`paddle_gan.optimizers`): a function (OptimizerSettings, parameters) -> a Paddle
@@ -114,6 +115,7 @@ PLUGINS = Registry(
         "visualdl": "paddle_gan.plugins.visualdl:VisualDLPlugin",
         "metrics": "paddle_gan.plugins.metrics:MetricsPlugin",
         "checkpoint": "paddle_gan.plugins.checkpoint:CheckpointPlugin",
+        "history": "paddle_gan.plugins.history:HistoryPlugin",
     },
 )
 DATASETS = Registry(

@@ -1,30 +1,37 @@
 """The compute of one GAN iteration: forward-only losses, then the picked network's update.
 
-The trainer calls `forward(real, noise)` and then, with the scheduler's pick, `train(decision)`.
-`forward` computes the loss's terms (`paddle_gan.losses`: for v1 `d_real` on the real batch,
-`d_fake` on a generated one, `d = (d_real + d_fake) / 2` and `g`) as plain floats; `train`
-updates D (v1: two updates, on the fake batch and then the real one; the other losses: one on
-both, plus their penalty) or G (one update), and returns what only the update computes (the
-penalty). Choosing and syncing the networks afterwards are the trainer's job.
+The trainer calls `forward(real, noise, labels)` and then, with the scheduler's pick,
+`train(decision)`. `forward` computes the objective's terms (`paddle_gan.losses`: for v1
+`d_real` on the real batch, `d_fake` on a generated one, `d = (d_real + d_fake) / 2` and `g`;
+for a conditional conf also `d_aux` and `g_aux`) as plain floats; `train` updates D (v1: two
+updates, on the fake batch and then the real one; the other losses: one on both, plus their
+penalty) or G (one update), and returns what only the update computes (the penalty). Choosing
+and syncing the networks afterwards are the trainer's job. A conditional step draws the fake
+batch's labels uniformly from its seeded stream, as it draws G's extra noise batches
+(`loss.g_batches`).
 
 `GanStep` is the literal iteration (`execution: plain`, for debugging): the forwards of the
 losses, then the update with forwards of its own, in Paddle's own layers. `FastStep`
 (`execution: fast`, the default) computes the same numbers from one G and two D forwards that
 the update reuses, and on the CPU its networks' convolutions run as `fast_conv` computes them
 (equal up to float rounding). Both are registered execution paths (registry.EXECUTIONS).
+With dropout in a conf (the AC-GAN's D) the two differ by design: the plain step's forwards run
+in inference mode, the fast step's in training mode (its update reuses them), so its logged
+losses are, as Keras reports them, those of the training forwards.
 """
 from __future__ import annotations
 
 import logging
 import math
-from typing import Dict
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import paddle
 
 from .errors import Diverged
 from .fast_conv import use_fast_convolutions
-from .losses import Loss
+from .losses import Objective, judged
 from .networks import Networks, uses_batch_statistics
 from .noise import RandomStream
 from .state import DIS
@@ -50,18 +57,34 @@ def _apply(optimizer, loss) -> float:
     return float(loss)
 
 
+@dataclass
+class Batch:
+    """One iteration's tensors; the labels only in a conditional run."""
+
+    real: paddle.Tensor
+    noise: paddle.Tensor
+    real_labels: Optional[paddle.Tensor] = None
+    fake_labels: Optional[paddle.Tensor] = None  # the classes G is asked for
+
+    @property
+    def gen_inputs(self) -> tuple:
+        return (self.noise,) if self.fake_labels is None else (self.noise, self.fake_labels)
+
+
 class GanStep:
-    """The literal iteration: `forward(real, noise)` -> losses, then `train(decision)`."""
+    """The literal iteration: `forward(real, noise, labels)` -> losses, then `train(decision)`."""
 
-    def __init__(self, nets: Networks, loss: Loss, rng: RandomStream):
-        self.nets, self.loss, self.rng = nets, loss, rng
+    def __init__(self, nets: Networks, objective: Objective, rng: RandomStream):
+        self.nets, self.objective, self.rng = nets, objective, rng
+        self.loss = objective.loss
         self._inputs = None
-        self._pending = None  # what forward leaves for train: (fake, real, noise)
+        self._pending: Optional[Tuple[paddle.Tensor, Batch]] = None  # (fake, batch) for train
 
-    def to_device(self, real: np.ndarray, noise: np.ndarray):
-        """The batch as tensors on the device. The same two tensors are refilled every
-        iteration (no graph outlives a step): a copy into their memory, without set_value's
-        checks (the shapes match, the dtypes are float32), costs a fifth of new tensors."""
+    def to_device(self, real: np.ndarray, noise: np.ndarray, labels: Optional[np.ndarray] = None):
+        """(real, noise, labels) as tensors on the device (labels None when not given). The
+        same two float tensors are refilled every iteration (no graph outlives a step): a copy
+        into their memory, without set_value's checks (the shapes match, the dtypes are
+        float32), costs a fifth of new tensors."""
         if self._inputs is None or self._inputs[0].shape != list(real.shape):
             self._inputs = (paddle.to_tensor(real), paddle.to_tensor(noise))
             place = self._inputs[0].place
@@ -70,21 +93,25 @@ class GanStep:
         else:
             self._inputs[0].get_tensor().set(real, self._place)
             self._inputs[1].get_tensor().set(noise, self._place)
-        return self._inputs
+        return (*self._inputs, None if labels is None else paddle.to_tensor(labels))
 
-    def forward(self, real, noise) -> Dict[str, float]:
+    def forward(self, real, noise, labels=None) -> Dict[str, float]:
         """The forward-only losses of the batch (device tensors from `to_device`)."""
-        fake, losses = self._forward_losses(real, noise)
+        batch = Batch(real, noise)
+        if labels is not None:
+            fake_labels = self.rng.labels(noise.shape[0], self.nets.num_classes)
+            batch = Batch(real, noise, labels, paddle.to_tensor(fake_labels))
+        fake, losses = self._forward_losses(batch)
         check_finite(losses)
-        self._pending = (fake, real, noise)
+        self._pending = (fake, batch)
         return losses
 
     def train(self, decision: str) -> Dict[str, float]:
         """Update the network the scheduler picked on the batch `forward` saw; the terms only
         the update computes (a penalty), if any."""
-        fake, real, noise = self._pending
+        fake, batch = self._pending
         try:
-            done = self._train_dis(fake, real) if decision == DIS else self._train_gen(noise)
+            done = self._train_dis(fake, batch) if decision == DIS else self._train_gen(batch)
         finally:
             self._release()
         check_finite(done)
@@ -106,31 +133,51 @@ class GanStep:
             return {"total": d_loss}
         return {"total": d_loss + penalty, "penalty": penalty}
 
-    def _forward_losses(self, real, noise):
-        nets = self.nets
+    def _extra_gen_inputs(self, batch: Batch) -> tuple:
+        """G's extra batches of noise (and classes), `loss.g_batches` - 1 of them, from the
+        step's stream."""
+        count = (self.objective.g_batches - 1) * batch.noise.shape[0]
+        noise = paddle.to_tensor(self.rng.noise((count, batch.noise.shape[1])))
+        if batch.fake_labels is None:
+            return (noise,)
+        return noise, paddle.to_tensor(self.rng.labels(count, self.nets.num_classes))
+
+    def _forward_losses(self, batch: Batch):
+        nets, objective = self.nets, self.objective
         nets.dis_training.eval()
         nets.gen_training.eval()
         with paddle.no_grad():
-            fake = nets.generator(noise)
-            terms = self.loss.terms(nets.dis_training(real), nets.dis_training(fake))
-            terms["g"] = self.loss.g_loss(nets.gen_training(noise))
-        return fake, self.loss.logged(_as_floats(terms))
+            fake = nets.generator(*batch.gen_inputs)
+            terms = objective.terms(judged(nets.dis_training(batch.real), batch.real_labels),
+                                    judged(nets.dis_training(fake), batch.fake_labels))
+            terms.update(objective.g_terms(
+                judged(nets.gen_training(*batch.gen_inputs), batch.fake_labels)))
+        return fake, objective.logged(_as_floats(terms))
 
-    def _train_dis(self, fake, real) -> Dict[str, float]:
-        nets, loss = self.nets, self.loss
+    def _train_dis(self, fake, batch: Batch) -> Dict[str, float]:
+        nets, objective, real = self.nets, self.objective, batch.real
         dis = nets.dis_training
         dis.train()
-        if loss.apart:  # v1: one update on the fake batch, then one on the real batch
-            fake_loss = _apply(nets.opt_d, loss.d_fake_loss(dis(fake)))
-            update = self._penalised(loss.d_real_loss(dis(real)), real, None)
+        if self.loss.apart:  # v1: one update on the fake batch, then one on the real batch
+            fake_out = judged(dis(fake), batch.fake_labels)
+            fake_loss = _apply(nets.opt_d, objective.d_fake_loss(fake_out))
+            real_out = judged(dis(real), batch.real_labels)
+            update = self._penalised(objective.d_real_loss(real_out), real, None)
             return {"dis_train": (fake_loss + _apply(nets.opt_d, update["total"])) / 2,
                     **_penalty(update)}
-        update = self._penalised(loss.d_loss(dis(real), dis(fake)), real, fake)
+        real_out = judged(dis(real), batch.real_labels)  # real first: batch norm's running
+        fake_out = judged(dis(fake), batch.fake_labels)  # statistics depend on the order
+        update = self._penalised(objective.d_loss(real_out, fake_out), real, fake)
         return {"dis_train": _apply(nets.opt_d, update["total"]), **_penalty(update)}
 
-    def _train_gen(self, noise) -> Dict[str, float]:
+    def _train_gen(self, batch: Batch) -> Dict[str, float]:
         self.nets.gen_training.train()
-        g = self.loss.g_loss(self.nets.gen_training(noise))
+        inputs = batch.gen_inputs
+        if self.objective.g_batches > 1:  # one forward over all of G's batches
+            extra = self._extra_gen_inputs(batch)
+            inputs = tuple(paddle.concat([mine, more]) for mine, more in zip(inputs, extra))
+        labels = inputs[1] if len(inputs) > 1 else None
+        g = self.objective.g_loss(judged(self.nets.gen_training(*inputs), labels))
         return {"gen_train": _apply(self.nets.opt_g, g)}
 
 
@@ -153,37 +200,47 @@ class FastStep(GanStep):
     exactly the chain rule through generator_training.
     """
 
-    def _forward_losses(self, real, noise):
+    def _forward_losses(self, batch: Batch):
         nets = self.nets
-        self._fake = nets.gen_training.gen(noise)  # graph into G, for a G step
+        self._fake = nets.gen_training.gen(*batch.gen_inputs)  # graph into G, for a G step
         self._fake_input = self._fake.detach()
         self._fake_input.stop_gradient = False  # where a G step's gradient is collected
-        self._fake_out = nets.dis_training(self._fake_input)  # graph into D
+        self._fake_out = judged(nets.dis_training(self._fake_input), batch.fake_labels)
         if self.loss.apart:
             with paddle.no_grad():
-                real_out = nets.dis_training(real)
+                real_out = judged(nets.dis_training(batch.real), batch.real_labels)
         else:
-            real_out = self._real_out = nets.dis_training(real)
+            real_out = self._real_out = judged(nets.dis_training(batch.real), batch.real_labels)
         with paddle.no_grad():
-            terms = self.loss.terms(real_out, self._fake_out)
-        return self._fake_input, self.loss.logged(_as_floats(terms))
+            terms = self.objective.terms(real_out, self._fake_out)
+        return self._fake_input, self.objective.logged(_as_floats(terms))
 
-    def _train_dis(self, fake, real) -> Dict[str, float]:
-        nets, loss = self.nets, self.loss
-        if loss.apart:
-            fake_loss = _apply(nets.opt_d, loss.d_fake_loss(self._fake_out))
-            update = self._penalised(loss.d_real_loss(nets.dis_training(real)), real, None)
+    def _train_dis(self, fake, batch: Batch) -> Dict[str, float]:
+        nets, objective, real = self.nets, self.objective, batch.real
+        if self.loss.apart:
+            fake_loss = _apply(nets.opt_d, objective.d_fake_loss(self._fake_out))
+            real_out = judged(nets.dis_training(real), batch.real_labels)
+            update = self._penalised(objective.d_real_loss(real_out), real, None)
             return {"dis_train": (fake_loss + _apply(nets.opt_d, update["total"])) / 2,
                     **_penalty(update)}
-        update = self._penalised(loss.d_loss(self._real_out, self._fake_out), real, fake)
+        update = self._penalised(objective.d_loss(self._real_out, self._fake_out), real, fake)
         return {"dis_train": _apply(nets.opt_d, update["total"]), **_penalty(update)}
 
-    def _train_gen(self, noise) -> Dict[str, float]:
-        nets = self.nets
-        g = self.loss.g_loss(self._fake_out)
-        # Only the gradient at the fake batch: D's own weights get none (a G step leaves D be).
-        (fake_grad,) = paddle.grad(g, [self._fake_input])
-        self._fake.backward(fake_grad)
+    def _train_gen(self, batch: Batch) -> Dict[str, float]:
+        nets, g_batches = self.nets, self.objective.g_batches
+        g = self.objective.g_loss(self._fake_out)
+        fakes, inputs = [self._fake], [self._fake_input]
+        if g_batches > 1:  # the extra batches' mean joins the forward's, weighted by size
+            extra = self._extra_gen_inputs(batch)
+            fakes.append(nets.gen_training.gen(*extra))
+            inputs.append(fakes[-1].detach())
+            inputs[-1].stop_gradient = False
+            labels = extra[1] if len(extra) > 1 else None
+            g_extra = self.objective.g_loss(judged(nets.dis_training(inputs[-1]), labels))
+            g = (g + (g_batches - 1) * g_extra) / g_batches
+        # Only the gradient at the fake batches: D's own weights get none (a G step leaves D be).
+        for fake, grad in zip(fakes, paddle.grad(g, inputs)):
+            fake.backward(grad)
         nets.opt_g.step()
         nets.opt_g.clear_grad()
         return {"gen_train": float(g)}
@@ -193,14 +250,14 @@ class FastStep(GanStep):
         self._fake = self._fake_input = self._fake_out = self._real_out = None  # the graphs
 
 
-def build_fast_step(nets: Networks, loss: Loss, rng: RandomStream) -> GanStep:
+def build_fast_step(nets: Networks, objective: Objective, rng: RandomStream) -> GanStep:
     """`execution: fast`, the default. It needs v1's batch-norm rule: a conf module with
     running-statistics batch norm gets the plain step, and the log says so. On the CPU the
     step's networks get the faster convolutions (the samples' `generator` keeps Paddle's, so
     pictures do not depend on the execution setting), unless the loss has a gradient penalty:
     its double backward has no op for their `unfold`."""
     if paddle.device.get_device() == "cpu":
-        if loss.needs_double_backward():
+        if objective.loss.needs_double_backward():
             log.info("execution: fast step with Paddle's own convolutions (the gradient penalty's "
                      "double backward has no op for the fast ones)")
         else:
@@ -209,5 +266,5 @@ def build_fast_step(nets: Networks, loss: Loss, rng: RandomStream) -> GanStep:
     if not all(uses_batch_statistics(net) for net in (nets.gen_training, nets.dis_training)):
         log.info("execution: plain step (the fast one needs batch norm with batch statistics, "
                  "use_global_stats=False, in every layer of the conf module)")
-        return GanStep(nets, loss, rng)
-    return FastStep(nets, loss, rng)
+        return GanStep(nets, objective, rng)
+    return FastStep(nets, objective, rng)

@@ -99,7 +99,7 @@ def test_fast_path_needs_v1_batch_statistics(tmp_path):
     import paddle.nn as nn
 
     from paddle_gan.config import LossSettings, Settings
-    from paddle_gan.losses import V1
+    from paddle_gan.losses import V1, Objective
     from paddle_gan.networks import build_networks
     from paddle_gan.noise import RandomStream
     from paddle_gan.step import build_fast_step
@@ -116,4 +116,4 @@ def test_fast_path_needs_v1_batch_statistics(tmp_path):
             return nn.Sequential(nn.Linear(shape[0], 4), nn.BatchNorm1D(4), nn.Linear(4, logits))
 
     nets = build_networks(RunningStatsConf, (2,), Settings())
-    assert type(build_fast_step(nets, V1(LossSettings()), RandomStream(0))) is GanStep
+    assert type(build_fast_step(nets, Objective(V1(LossSettings())), RandomStream(0))) is GanStep

@@ -233,7 +233,7 @@ def _next_pass_if_due(state, plugins, pass_end_s: List[float]) -> None:
     """The trainer's pass boundary, so a long measurement crosses passes as training does."""
     from paddle_gan.trainer import fire
 
-    if state.iteration < state.settings.iters_per_pass:
+    if state.iteration < state.iters_per_pass:
         return
     start = time.perf_counter()
     fire(plugins, "on_pass_end", state)
@@ -359,8 +359,8 @@ def measure_ours(settings, iters: int, warmup: int, check_iters: int, peak_gflop
             step_class=type(state.step).__name__,
             execution=settings.execution,
             pass_end_ms=1000 * statistics.median(pass_end_s),
-            pass_end_ms_per_iter=1000 * statistics.median(pass_end_s) / settings.iters_per_pass,
-            iters_per_pass=settings.iters_per_pass,
+            pass_end_ms_per_iter=1000 * statistics.median(pass_end_s) / state.iters_per_pass,
+            iters_per_pass=state.iters_per_pass,
             plugins=list(settings.plugins),
             forward_flops_per_sample=per_sample,
             peak_mb=peak_rss_mb(),

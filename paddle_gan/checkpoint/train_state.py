@@ -51,12 +51,16 @@ def _count(value) -> int:
     return value
 
 
-def check_fixed_noise(noise: np.ndarray, noise_dim: int) -> np.ndarray:
-    """The run's fixed noise as saved, if it can be: finite float32 [N, noise_dim]."""
+def check_fixed_noise(noise: np.ndarray, noise_dim: int, num_classes: int = 0) -> np.ndarray:
+    """The run's fixed noise as saved, if it can be: finite float32 [N, noise_dim], with N a
+    multiple of a conditional run's classes (the picture has a row for each)."""
     if noise.ndim != 2 or noise.shape[1] != noise_dim or noise.dtype != np.float32 or not len(
             noise) or not np.isfinite(noise).all():
         raise ValueError(f"fixed_noise is {noise.dtype}{list(noise.shape)}, not finite "
                          f"float32 [N, {noise_dim}]")
+    if num_classes and len(noise) % num_classes:
+        raise ValueError(f"fixed_noise holds {len(noise)} vectors, not a multiple of the "
+                         f"{num_classes} classes")
     return noise
 
 
@@ -122,7 +126,7 @@ def collect(state: TrainState, plugins: Sequence[Stateful], pass_end: bool = Fal
         "sample": {"noise_dim": int(nets.noise_dim), "shape": list(nets.sample_shape),
                    "pixel_range": (list(state.dataset.pixel_range)
                                    if state.dataset.pixel_range else None),
-                   "noise": state.settings.noise},
+                   "noise": state.settings.noise, "num_classes": int(nets.num_classes)},
     }
     return arrays, meta
 
@@ -171,7 +175,8 @@ def restore(state: TrainState, plugins: Sequence[Stateful], arrays: Dict[str, np
                 compat.set_optimizer_state(getattr(nets, opt), params, saved)
             except ValueError as e:
                 raise CheckpointError(f"{where}: {opt}: {e}") from None
-        state.fixed_noise = check_fixed_noise(arrays["fixed_noise"], nets.noise_dim)
+        state.fixed_noise = check_fixed_noise(arrays["fixed_noise"], nets.noise_dim,
+                                              nets.num_classes)
         counters = meta["counters"]
         state.pass_id, state.iteration = (_count(counters["pass_id"]),
                                           _count(counters["iteration"]))

@@ -101,3 +101,9 @@ def load(settings) -> ArrayDataset:
     """The `cifar` data source: the training split in `settings.data_dir`."""
     return load_cifar(settings.resolved_data_dir(), "train", settings.verify_data,
                       settings.pixel_range)
+
+
+def load_test(settings) -> ArrayDataset:
+    """The test split in `settings.data_dir` (what the `history` plugin measures on)."""
+    return load_cifar(settings.resolved_data_dir(), "test", settings.verify_data,
+                      settings.pixel_range)

@@ -111,7 +111,8 @@ def test_nan_metrics_are_written_as_null(tmp_path, capsys):
     plugin = MetricsPlugin(MetricsPlugin.Options(n_samples=50))
     settings = Settings(data="uniform", plugins=["metrics"], num_passes=1)
     state = SimpleNamespace(settings=settings, output_dir=tmp_path, pass_id=0, global_step=7,
-                            nets=SimpleNamespace(generator=NaNGenerator(), noise_dim=10),
+                            nets=SimpleNamespace(generator=NaNGenerator(), noise_dim=10,
+                                                 num_classes=0),
                             last_checkpoint=None,
                             dataset=SimpleNamespace(pixel_range=None))
     plugin.on_train_start(state)
