@@ -43,7 +43,10 @@ tools/train_classifier.py (the MNIST feature extractor). Each has --help.
 
 
 def count_or_epoch(text: str):
-    return text if text == "epoch" else int(text)
+    try:
+        return text if text == "epoch" else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or epoch, got {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -96,9 +96,9 @@ def build_state(settings: Settings, output_dir: Path) -> TrainState:
     check_scheduler_fits(settings, loss)
     dataset = DATASETS.get(settings.data)(settings)
     conf = load_conf_module(settings.resolved_conf_path())
+    check_labels(dataset, getattr(conf, "NUM_CLASSES", 0), settings.conf)
     nets = build_networks(conf, dataset.sample_shape, settings, loss.logits)
     check_discriminator(nets, loss, settings.conf)
-    check_labels(dataset, nets.num_classes, settings.conf)
     fixed_labels = None
     if nets.num_classes:
         noise, fixed_labels = class_grid(settings.seed, nets.num_classes, nets.noise_dim,

@@ -15,8 +15,10 @@ from paddle_gan.losses import (
     LeastSquares,
     Minimax,
     NonSaturating,
+    Objective,
     WassersteinGP,
     input_gradient,
+    judged,
 )
 from paddle_gan.registry import LOSSES
 from tests.helpers import step_once, tensors, tiny_state
@@ -214,3 +216,45 @@ def test_every_registered_loss_is_one_of_these():
         assert loss.name == name and loss.logits in (1, 2)
     with pytest.raises(ConfigError):
         Hinge(LossSettings(r1_gamma=1.0))
+
+
+def log_softmax(x):
+    x = x - x.max(axis=1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+
+
+def test_the_objective_adds_the_class_cross_entropy_with_its_weight():
+    classes_real, classes_fake = rng.normal(size=(7, 4)), rng.normal(size=(7, 4))
+    labels_real, labels_fake = rng.integers(0, 4, 7), rng.integers(0, 4, 7)
+    real = judged((paddle.to_tensor(REAL_OUT), paddle.to_tensor(classes_real)),
+                  paddle.to_tensor(labels_real))
+    fake = judged((paddle.to_tensor(FAKE_OUT), paddle.to_tensor(classes_fake)),
+                  paddle.to_tensor(labels_fake))
+    ce_real = -log_softmax(classes_real)[np.arange(7), labels_real].mean()
+    ce_fake = -log_softmax(classes_fake)[np.arange(7), labels_fake].mean()
+    loss = NonSaturating(LossSettings())
+    objective = Objective(loss, aux_weight=0.5)
+    terms = {name: float(value) for name, value in objective.terms(real, fake).items()}
+    adversarial = values(loss)
+    assert terms["d_aux"] == pytest.approx(ce_real + ce_fake, rel=1e-5)
+    assert terms["g_aux"] == pytest.approx(ce_fake, rel=1e-5)
+    assert terms["d"] == pytest.approx(adversarial["d"], rel=1e-6)  # what the scheduler compares
+    assert float(objective.d_loss(real, fake)) == pytest.approx(
+        adversarial["d"] + 0.5 * (ce_real + ce_fake), rel=1e-5)
+    assert float(objective.g_loss(fake)) == pytest.approx(
+        adversarial["g_loss"] + 0.5 * ce_fake, rel=1e-5)
+    v1 = Objective(V1(LossSettings()), aux_weight=2.0)  # D apart: each batch its own class term
+    two = (paddle.to_tensor(np.hstack([FAKE_OUT, -FAKE_OUT])), paddle.to_tensor(classes_fake))
+    fake_v1 = judged(two, paddle.to_tensor(labels_fake))
+    assert float(v1.d_fake_loss(fake_v1)) == pytest.approx(
+        float(V1(LossSettings()).d_fake_loss(two[0])) + 2 * ce_fake, rel=1e-5)
+
+
+def test_an_unconditional_objective_is_the_loss_itself():
+    loss = Minimax(LossSettings())
+    objective = Objective(loss, aux_weight=3.0)
+    real, fake = judged(paddle.to_tensor(REAL_OUT)), judged(paddle.to_tensor(FAKE_OUT))
+    assert {k: float(v) for k, v in objective.terms(real, fake).items()} == {
+        k: v for k, v in values(loss).items() if k != "g_loss"}
+    assert float(objective.d_loss(real, fake)) == float(loss.d_loss(real.adv, fake.adv))
+    assert float(objective.g_loss(fake)) == values(loss)["g_loss"]

@@ -98,47 +98,46 @@ class HistoryPlugin(Plugin):
                  f"{time.perf_counter() - start:.1f} s):\n{table(record)}")
 
     def _test_losses(self, state: TrainState, n_real: int) -> Dict[str, float]:
-        """D's and G's terms on held-out data, in inference mode; the networks' modes kept."""
+        """D's and G's terms on held-out data, in inference mode; the networks' modes kept. The
+        noise and classes are drawn at once, so the numbers do not depend on CHUNK."""
         import paddle
 
         from ..losses import judged
 
-        nets, objective = state.nets, state.step.objective
+        nets, objective, test = state.nets, state.step.objective, self._test
         rng = np.random.default_rng(self.options.seed)
-        classes = nets.num_classes
+        noise = draw(rng, (3 * n_real, nets.noise_dim), state.settings.noise)  # D's, then G's
+        labels = (rng.integers(0, nets.num_classes, 3 * n_real, dtype=np.int64)
+                  if nets.num_classes else None)
 
-        def fakes(count):
-            noise = paddle.to_tensor(draw(rng, (count, nets.noise_dim), state.settings.noise))
-            if not classes:
-                return nets.generator(noise), None
-            labels = paddle.to_tensor(rng.integers(0, classes, count, dtype=np.int64))
-            return nets.generator(noise, labels), labels
+        def tensor(array, start, end):
+            return None if array is None else paddle.to_tensor(array[start:end])
 
-        def labels_of(start, end):
-            return paddle.to_tensor(self._test.labels[start:end]) if classes else None
+        def judge_fakes(start, end):
+            fake_labels = tensor(labels, start, end)
+            fake = nets.generator(tensor(noise, start, end), fake_labels)
+            return judged(dis(fake), fake_labels)
 
-        dis, was_training = nets.dis_training, nets.dis_training.training
         sums: Dict[str, float] = {}
 
         def add(terms, weight):
             for name, value in terms.items():
                 sums[name] = sums.get(name, 0.0) + float(value) * weight
 
+        dis, was_training = nets.dis_training, nets.dis_training.training
         dis.eval()
         try:
             with paddle.no_grad():
                 for start in range(0, n_real, CHUNK):
                     end = min(start + CHUNK, n_real)
-                    real = judged(dis(paddle.to_tensor(self._test.samples[start:end])),
-                                  labels_of(start, end))
-                    fake, fake_labels = fakes(end - start)
-                    terms = objective.terms(real, judged(dis(fake), fake_labels))
+                    real = judged(dis(tensor(test.samples, start, end)),
+                                  tensor(test.labels if nets.num_classes else None, start, end))
+                    terms = objective.terms(real, judge_fakes(start, end))
                     add({k: v for k, v in terms.items() if k not in ("g", "g_aux")},
                         (end - start) / n_real)
-                for start in range(0, 2 * n_real, CHUNK):
-                    count = min(CHUNK, 2 * n_real - start)
-                    fake, fake_labels = fakes(count)
-                    add(objective.g_terms(judged(dis(fake), fake_labels)), count / (2 * n_real))
+                for start in range(n_real, 3 * n_real, CHUNK):
+                    end = min(start + CHUNK, 3 * n_real)
+                    add(objective.g_terms(judge_fakes(start, end)), (end - start) / (2 * n_real))
         finally:
             dis.train() if was_training else dis.eval()
         return objective.logged(sums)
