@@ -46,6 +46,13 @@ tools/train_classifier.py (the MNIST feature extractor). Each has --help.
 """
 
 
+def count_or_epoch(text: str):
+    try:
+        return text if text == "epoch" else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or epoch, got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gan_trainer.py",
@@ -64,8 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
         "default: the GPU when the build and a device are there")
     add("--gpu_id", type=int, metavar="N", help="which GPU (default 0)")
     add("--num_passes", type=int, metavar="N", help="passes to train (default: the run config's)")
-    add("--iters_per_pass", type=int, metavar="N",
-        help="iterations a pass: a picture, metrics and a checkpoint after each")
+    add("--iters_per_pass", type=count_or_epoch, metavar="N|epoch",
+        help="iterations a pass (a picture, metrics and a checkpoint after each); epoch: as "
+        "many as the data has whole batches")
     add("--batch_size", type=int, metavar="N", help="samples a batch (v1: 128)")
     add("--seed", type=int, metavar="N", help="same seed, same results (on the CPU)")
     add("--output_dir", metavar="DIR", help="default: output/<data>; or a URL (s3://, hdfs://, "

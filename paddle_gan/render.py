@@ -1,5 +1,5 @@
-"""Pictures of generated samples: an 8x8 image grid, or a scatter + 2-D histogram of points,
-each titled (the pass and step they show).
+"""Pictures of generated samples: an 8x8 image grid (a conditional run's: a row per class), or a
+scatter + 2-D histogram of points, each titled (the pass and step they show).
 
 Shared by the `samples` plugin and tools/generate.py, so a regenerated picture is byte for byte
 the one the run logged. Matplotlib's Agg backend with no timestamp in the PNG keeps the bytes a
@@ -21,9 +21,15 @@ GRID_SCALE = 3  # screen pixels per image pixel: an 8x8 grid of MNIST digits is 
 TITLE_PIXELS = 30
 
 
-def pass_title(pass_id: int, global_step: int) -> str:
+def pass_title(pass_id: int, global_step: int, conditional: bool = False) -> str:
     """The title of a pass's picture (the `samples` plugin's, and generate.py's copy of it)."""
-    return f"pass {pass_id}, step {global_step}"
+    return f"pass {pass_id}, step {global_step}" + ("; row c: class c" if conditional else "")
+
+
+
+def grid_columns(count: int, num_classes: int = 0) -> int:
+    """8 (an 8x8 grid), or for a conditional run's fixed noise one row per class."""
+    return count // num_classes if num_classes else 8
 
 
 def image_grid(images: np.ndarray, pixel_range=(-1.0, 1.0), columns: int = 8) -> np.ndarray:
@@ -40,9 +46,9 @@ def image_grid(images: np.ndarray, pixel_range=(-1.0, 1.0), columns: int = 8) ->
 
 
 def save_image_grid(images: np.ndarray, path: Path, pixel_range=(-1.0, 1.0),
-                    title: str = "") -> None:
+                    title: str = "", columns: int = 8) -> None:
     """The grid, each image pixel drawn GRID_SCALE screen pixels wide, under its title."""
-    grid = image_grid(images, pixel_range)
+    grid = image_grid(images, pixel_range, columns)
     height, width = grid.shape[0] * GRID_SCALE, grid.shape[1] * GRID_SCALE
     dpi = 100
     fig = plt.figure(figsize=(width / dpi, (height + TITLE_PIXELS) / dpi), dpi=dpi)
@@ -89,10 +95,11 @@ def save_points(points: np.ndarray, path: Path, title: str = "", bins: int = 10)
     plt.close(fig)
 
 
-def save_samples(samples: np.ndarray, path: Path, pixel_range=None, title: str = "") -> None:
-    """Images as a grid, 2-D points as a scatter + histogram."""
+def save_samples(samples: np.ndarray, path: Path, pixel_range=None, title: str = "",
+                 columns: int = 8) -> None:
+    """Images as a grid of `columns`, 2-D points as a scatter + histogram."""
     if samples.ndim == 4:
-        save_image_grid(samples, path, pixel_range or (-1.0, 1.0), title)
+        save_image_grid(samples, path, pixel_range or (-1.0, 1.0), title, columns)
     else:
         save_points(samples, path, title)
 
@@ -107,8 +114,9 @@ def png_to_rgb(png: bytes) -> np.ndarray:
     return np.ascontiguousarray(picture[:, :, :3])
 
 
-def samples_png(samples: np.ndarray, pixel_range=None, title: str = "") -> bytes:
+def samples_png(samples: np.ndarray, pixel_range=None, title: str = "",
+                columns: int = 8) -> bytes:
     """The PNG bytes `save_samples` writes."""
     buffer = io.BytesIO()
-    save_samples(samples, buffer, pixel_range, title)
+    save_samples(samples, buffer, pixel_range, title, columns)
     return buffer.getvalue()

@@ -28,12 +28,12 @@ from . import remote, runtime, storage
 from .checkpoint import Checkpointer
 from .config import Settings, load_conf_module, settings_to_dict
 from .datasets.base import BatchSampler
-from .errors import Diverged, failure_line
+from .errors import ConfigError, Diverged, failure_line
 from .mirror import Mirror, fetch_checkpoints
-from .noise import NoiseStream, fixed_noise
+from .noise import NoiseStream, RandomStream, class_grid, fixed_noise
 from .plugins import build_plugins
 from .plugins.base import Plugin
-from .registry import DATASETS, EXECUTIONS, SCHEDULERS
+from .registry import DATASETS, EXECUTIONS, LOSSES, SCHEDULERS
 from .state import TrainState
 
 log = logging.getLogger("paddle_gan")
@@ -93,27 +93,87 @@ def build_state(settings: Settings, output_dir: Path) -> TrainState:
     """Everything a run needs, freshly initialised from the seed."""
     import paddle
 
+    from .losses import Objective
     from .networks import build_networks
 
     random.seed(settings.seed)
     np.random.seed(settings.seed)  # nothing of ours draws from it; a conf module or plugin may
     paddle.seed(settings.seed)
+    loss = LOSSES.get(settings.loss.name)(settings.loss)
+    check_scheduler_fits(settings, loss)
     dataset = DATASETS.get(settings.data)(settings)
     conf = load_conf_module(settings.resolved_conf_path())
-    nets = build_networks(conf, dataset.sample_shape, settings.optimizer)
-    count = FIXED_NOISE_IMAGES if dataset.is_image else FIXED_NOISE_POINTS
+    check_labels(dataset, getattr(conf, "NUM_CLASSES", 0), settings.conf)
+    nets = build_networks(conf, dataset.sample_shape, settings, loss.logits)
+    check_discriminator(nets, loss, settings.conf)
+    fixed_labels = None
+    if nets.num_classes:
+        noise, fixed_labels = class_grid(settings.seed, nets.num_classes, nets.noise_dim,
+                                         settings.noise)
+    else:
+        count = FIXED_NOISE_IMAGES if dataset.is_image else FIXED_NOISE_POINTS
+        noise = fixed_noise(settings.seed, count, nets.noise_dim, settings.noise)
+    objective = Objective(loss, settings.loss.aux_weight, settings.loss.g_batches)
     return TrainState(
         settings=settings,
         nets=nets,
         dataset=dataset,
         sampler=BatchSampler(len(dataset), settings.batch_size, settings.seed),
-        noise=NoiseStream(settings.seed, (settings.batch_size, nets.noise_dim)),
+        noise=NoiseStream(settings.seed, (settings.batch_size, nets.noise_dim), settings.noise),
         scheduler=SCHEDULERS.get(settings.scheduler.name)(settings.scheduler),
-        step=EXECUTIONS.get(settings.execution)(nets),
+        step=EXECUTIONS.get(settings.execution)(nets, objective,
+                                                RandomStream(settings.seed, settings.noise)),
         output_dir=output_dir,
-        fixed_noise=fixed_noise(settings.seed, count, nets.noise_dim),
+        fixed_noise=noise,
+        iters_per_pass=resolve_iters_per_pass(settings, len(dataset)),
+        fixed_labels=fixed_labels,
         is_writer=runtime.is_writer(),
     )
+
+
+def resolve_iters_per_pass(settings: Settings, data_size: int) -> int:
+    """The setting, with "epoch" as the data's whole batches."""
+    if settings.iters_per_pass == "epoch":
+        return max(1, data_size // settings.batch_size)
+    return settings.iters_per_pass
+
+
+def check_discriminator(nets, loss, conf_name: str) -> None:
+    """D gives the outputs the loss needs, and class logits exactly when the conf is
+    conditional (one for each of its NUM_CLASSES)."""
+    from .networks import discriminator_outputs
+
+    outputs, classes = discriminator_outputs(nets)
+    if outputs != loss.logits:
+        raise ConfigError(f"loss {loss.name} needs a discriminator with {loss.logits} "
+                          f"output(s) a sample; {conf_name}'s gives {outputs}")
+    if classes != nets.num_classes:
+        expected = (f"NUM_CLASSES = {nets.num_classes} class logits" if nets.num_classes
+                    else "no class logits (the conf has no NUM_CLASSES)")
+        raise ConfigError(f"{conf_name}: its discriminator gives {classes} class logits a "
+                          f"sample, expected {expected}")
+
+
+def check_labels(dataset, num_classes: int, conf_name: str) -> None:
+    """A conditional conf needs labelled data whose labels are its classes."""
+    if not num_classes:
+        return
+    if dataset.labels is None:
+        raise ConfigError(f"{conf_name} is conditional (NUM_CLASSES = {num_classes}) but data "
+                          f"{dataset.name} has no labels; use labelled data (mnist, cifar)")
+    outside = dataset.labels[(dataset.labels < 0) | (dataset.labels >= num_classes)]
+    if len(outside):
+        raise ConfigError(f"data {dataset.name} has label {outside[0]}, outside {conf_name}'s "
+                          f"classes 0..{num_classes - 1} (NUM_CLASSES = {num_classes})")
+
+
+def check_scheduler_fits(settings: Settings, loss) -> None:
+    """v1's loss_based rule compares D's loss with G's, which only some losses make sense of."""
+    if settings.scheduler.name == "loss_based" and not loss.comparable:
+        raise ConfigError(
+            f"scheduler loss_based compares D's and G's losses, which loss {loss.name} does not "
+            "make comparable; use --set scheduler.name=alternate --set scheduler.d_steps=5 "
+            "(WGAN's usual 5 D steps a G step)")
 
 
 @contextlib.contextmanager

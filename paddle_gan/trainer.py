@@ -32,15 +32,16 @@ def run_iteration(state: TrainState, plugins: Sequence[Plugin],
                   lap: Callable[[str], None] = no_lap) -> None:
     """One iteration; `lap(part)` is called as each part ends (the update's part is named by
     the network it trained)."""
-    real = state.sampler.next_batch(state.dataset.samples)
+    labels = state.dataset.labels if state.nets.num_classes else None
+    real, labels = state.sampler.next_batch(state.dataset.samples, labels)
     noise = state.noise.next()
-    real, noise = state.step.to_device(real, noise)
+    batch = state.step.to_device(real, noise, labels)
     lap("data")
-    losses = state.step.forward(real, noise)
+    losses = state.step.forward(*batch)
     lap("forwards")
     decision = state.scheduler.choose(losses["d"], losses["g"])
     lap("decision")
-    state.step.train(decision)
+    losses.update(state.step.train(decision))  # what only the update computes (a penalty)
     lap(decision)
     state.record(StepResult(decision, losses))
     lap("decision")
@@ -62,7 +63,7 @@ def train(state: TrainState, plugins: Sequence[Plugin]) -> None:
             if state.iteration == 0:
                 state.start_pass()
                 fire(plugins, "on_pass_start", state)
-            while state.iteration < settings.iters_per_pass:
+            while state.iteration < state.iters_per_pass:
                 run_iteration(state, plugins)
                 if state.stop_reason:
                     fire(plugins, "on_train_end", state)

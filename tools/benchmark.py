@@ -46,8 +46,10 @@ from paddle_gan.config import REPO_ROOT, resolve_settings  # noqa: E402
 from paddle_gan.errors import ConfigError, Diverged, UsageError  # noqa: E402
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
-DATA_SETS = ("uniform", "mnist")
-DEFAULT_ITERS = {"uniform": 1000, "mnist": 30}
+# What can be timed: a run config each (its data, conf, loss, schedule and batch).
+CASES = {"uniform": "conf/uniform.yaml", "mnist": "conf/mnist.yaml",
+         "mnist_mlp": "conf/mnist_mlp.yaml", "mnist_leaky": "conf/mnist_leaky.yaml"}
+DEFAULT_ITERS = {"uniform": 1000, "mnist": 30, "mnist_mlp": 300, "mnist_leaky": 300}
 MATMUL_N = 2048
 # The environment a Paddle user has out of the box: our trainer sets these, so the plain
 # baseline runs without them.
@@ -85,8 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         "3 diverged. The machine's load average is printed with the figures.",
     )
     add = parser.add_argument
-    add("--data", choices=("uniform", "mnist", "all"), default="all",
-        help="which v1 GAN to time (default all: both)")
+    add("--data", choices=(*CASES, "all"), default="all",
+        help="which run config to time: uniform and mnist (v1's), mnist_mlp and mnist_leaky "
+        "(the TensorFlow MLP GANs); default all")
     add("--layers", action="store_true",
         help=f"instead: time each convolution of the MNIST DCGAN (batch {LAYERS_BATCH}), Paddle's "
         f"against the fast form; {LAYERS_WARMUP} warm-up, --iters (at most {LAYERS_MAX_ITERS}) "
@@ -136,14 +139,14 @@ def layer_flops(layer, in_shape, out_shape) -> int:
     return 2 * math.prod(weight) * height * width
 
 
-def forward_flops(conf, sample_shape) -> Dict[str, int]:
+def forward_flops(conf, sample_shape, logits: int = 2) -> Dict[str, int]:
     """FLOPs of one forward pass per sample: {"gen": G, "dis": D}, counted with forward hooks on
     fresh networks from the conf module (the trained ones keep their modes untouched)."""
     import paddle
 
     counts = {"gen": 0, "dis": 0}
     gen = conf.build_generator(tuple(sample_shape))
-    dis = conf.build_discriminator(tuple(sample_shape))
+    dis = conf.build_discriminator(tuple(sample_shape), logits)
     handles = []
     for key, net in (("gen", gen), ("dis", dis)):
         for sub in net.sublayers(include_self=True):
@@ -230,7 +233,7 @@ def _next_pass_if_due(state, plugins, pass_end_s: List[float]) -> None:
     """The trainer's pass boundary, so a long measurement crosses passes as training does."""
     from paddle_gan.trainer import fire
 
-    if state.iteration < state.settings.iters_per_pass:
+    if state.iteration < state.iters_per_pass:
         return
     start = time.perf_counter()
     fire(plugins, "on_pass_end", state)
@@ -337,7 +340,7 @@ def measure_ours(settings, iters: int, warmup: int, check_iters: int, peak_gflop
         plugins = build_plugins(settings.plugins, settings.plugin_options, state.is_writer)
         state.checkpointer = Checkpointer(Path(tmp), plugins)
         conf = load_conf_module(settings.resolved_conf_path())
-        per_sample = forward_flops(conf, state.dataset.sample_shape)
+        per_sample = forward_flops(conf, state.dataset.sample_shape, state.step.loss.logits)
         flops = step_flops(per_sample, settings.batch_size)
         pass_end_s: List[float] = []
         fire(plugins, "on_train_start", state)
@@ -356,8 +359,8 @@ def measure_ours(settings, iters: int, warmup: int, check_iters: int, peak_gflop
             step_class=type(state.step).__name__,
             execution=settings.execution,
             pass_end_ms=1000 * statistics.median(pass_end_s),
-            pass_end_ms_per_iter=1000 * statistics.median(pass_end_s) / settings.iters_per_pass,
-            iters_per_pass=settings.iters_per_pass,
+            pass_end_ms_per_iter=1000 * statistics.median(pass_end_s) / state.iters_per_pass,
+            iters_per_pass=state.iters_per_pass,
             plugins=list(settings.plugins),
             forward_flops_per_sample=per_sample,
             peak_mb=peak_rss_mb(),
@@ -377,7 +380,7 @@ def conv_inputs(conf, sample_shape, batch: int) -> List[tuple]:
 
     found, handles = [], []
     gen = conf.build_generator(tuple(sample_shape))
-    dis = conf.build_discriminator(tuple(sample_shape))
+    dis = conf.build_discriminator(tuple(sample_shape), 2)
     for prefix, net in (("gen", gen), ("dis", dis)):
         for name, sub in net.named_sublayers():
             if isinstance(sub, (nn.Conv2D, nn.Conv2DTranspose)):
@@ -489,21 +492,26 @@ def _child_env(plain: bool) -> dict:
 
 
 def _baseline_args(settings, iters: int, warmup: int) -> List[str]:
-    opt = settings.optimizer
+    """The run's settings as the baselines take them. A run with the `alternate` 1:1 schedule
+    (the TensorFlow MLP GANs) is timed as such a user writes it: a D update on the real and a
+    fake batch, then a G update, no separate loss forwards."""
+    opt, loss = settings.optimizer, settings.loss
+    loop = "alternate" if settings.scheduler.name == "alternate" else "v1"
+    low, high = settings.pixel_range
     return [
         "--data", settings.data, "--data_dir", str(settings.resolved_data_dir()),
         "--data_size", str(settings.data_size), "--batch_size", str(settings.batch_size),
         "--learning_rate", str(opt.learning_rate), "--beta1", str(opt.beta1),
-        "--beta2", str(opt.beta2), "--seed", str(settings.seed),
-        "--iters", str(iters), "--warmup", str(warmup),
+        "--beta2", str(opt.beta2), "--epsilon", str(opt.epsilon), "--seed", str(settings.seed),
+        "--iters", str(iters), "--warmup", str(warmup), "--loop", loop, "--loss", loss.name,
+        "--real_label", str(loss.real_label), "--noise", settings.noise,
+        "--pixel_range", str(low), str(high), "--conf", str(settings.resolved_conf_path()),
     ]
 
 
 def run_baseline(module: str, settings, iters: int, warmup: int, plain: bool) -> dict:
     """tools/benchmark_plain.py or _torch.py in a subprocess: its JSON line (ms, peak_mb, ...)."""
-    extra = ["--conf", str(settings.resolved_conf_path())] if plain else []
-    cmd = [sys.executable, str(TOOLS / f"{module}.py"), *_baseline_args(settings, iters, warmup),
-           *extra]
+    cmd = [sys.executable, str(TOOLS / f"{module}.py"), *_baseline_args(settings, iters, warmup)]
     return json.loads(run_child(cmd, _child_env(plain), module).strip().splitlines()[-1])
 
 
@@ -618,13 +626,14 @@ def _mnist_missing(settings) -> Optional[str]:
 
 
 def benchmark(args) -> dict:
-    names = DATA_SETS if args.data == "all" else (args.data,)
-    sets = list(args.set) + ([f"data_dir={args.data_dir}"] if args.data_dir else [])
+    names = list(CASES) if args.data == "all" else [args.data]
     flags = {"execution": args.execution}
     all_settings = {}
     for name in names:  # every setting and data file is checked before anything is timed
-        settings = resolve_settings(None, sets if name == "mnist" else args.set, flags, name)
-        missing = _mnist_missing(settings) if name == "mnist" else None
+        image = name != "uniform"
+        sets = list(args.set) + ([f"data_dir={args.data_dir}"] if args.data_dir and image else [])
+        settings = resolve_settings(REPO_ROOT / CASES[name], sets, flags, None)
+        missing = _mnist_missing(settings) if image else None
         if missing:
             raise ConfigError(missing)
         all_settings[name] = settings

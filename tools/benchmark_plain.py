@@ -1,14 +1,19 @@
-"""The plain baseline of tools/benchmark.py: the v1 GAN written the way a Paddle user would write
+"""The plain baseline of tools/benchmark.py: the GAN written the way a Paddle user would write
 it without this project, timed per iteration.
 
-Self-contained on purpose (it imports no trainer code): plain dygraph, the three networks built
-from the same conf module, separate Adam optimisers, v1's batch drawing
-(`numpy.random.choice(N, B, replace=False)` over the whole data set every iteration), v1's four
-forward passes (the generator's fake batch, D on real and on fake, generator_training) with
-`.eval()`/`.train()` toggles, the v1 loss-based schedule, and sync by `set_state_dict`. The
-benchmark runs it as `python tools/benchmark_plain.py ...` in a subprocess whose
-environment is as installed (no thread or MKL settings); it prints one JSON line:
-the median iteration and the median of each part, in milliseconds, and its peak memory.
+Self-contained on purpose (it imports no trainer code). `--loop v1` (v1's GANs): plain
+dygraph, the three networks built from the same conf module, separate Adam optimisers, v1's
+batch drawing (`numpy.random.choice(N, B, replace=False)` over the whole data set every
+iteration), v1's four forward passes (the generator's fake batch, D on real and on fake,
+generator_training) with `.eval()`/`.train()` toggles, the v1 loss-based schedule, and sync by
+`set_state_dict`. The benchmark runs it as `python tools/benchmark_plain.py ...` in a
+subprocess whose environment is as installed (no thread or MKL settings); it prints one JSON
+line: the median iteration and the median of each part, in milliseconds, and its peak memory.
+
+`--loop alternate` (the TensorFlow MLP GANs: one logit, the `alternate` 1:1 schedule): an
+iteration is a D update on a real batch (a slice of a shuffle per pass, as TensorFlow's
+`next_batch` gives them) and a fake one with the run's loss, or a G update, alternating, as
+their TensorFlow code runs them; the loss values come from those updates, no other forwards.
 """
 from __future__ import annotations
 
@@ -48,12 +53,18 @@ def load_conf(path):
     return module
 
 
-def load_mnist_images(data_dir) -> np.ndarray:
-    """The 60000 training images as float32 [N, 1, 28, 28] in [-1, 1] (IDX, raw or .gz)."""
+def load_mnist_images(data_dir, low: float = -1.0, high: float = 1.0) -> np.ndarray:
+    """The 60000 training images as float32 [N, 1, 28, 28] in [low, high] (IDX, raw or .gz)."""
     path = Path(data_dir) / "train-images-idx3-ubyte"
     raw = path.read_bytes() if path.is_file() else gzip.open(f"{path}.gz").read()
     images = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(-1, 1, 28, 28)
-    return images.astype("float32") / 127.5 - 1.0
+    return images.astype("float32") * np.float32((high - low) / 255) + np.float32(low)
+
+
+def noise_batch(rng: np.random.Generator, shape, distribution: str) -> np.ndarray:
+    if distribution == "uniform":
+        return rng.uniform(-1, 1, shape).astype("float32")
+    return rng.standard_normal(shape).astype("float32")
 
 
 def v1_pick(current: str, strike: int, d_loss: float, g_loss: float):
@@ -102,6 +113,13 @@ def common_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     add = parser.add_argument
     add("--data", choices=("uniform", "mnist"), required=True)
+    add("--conf", required=True, help="conf module path (conf/gan_conf.py, mlp_gan.py, ...)")
+    add("--loop", choices=("v1", "alternate"), default="v1")
+    add("--loss", default="v1", help="alternate loop: non_saturating or minimax")
+    add("--real_label", type=float, default=1.0)
+    add("--noise", choices=("normal", "uniform"), default="normal")
+    add("--pixel_range", type=float, nargs=2, default=(-1.0, 1.0))
+    add("--epsilon", type=float, default=1e-8)
     add("--data_dir", default="")
     add("--data_size", type=int, default=1_000_000)
     add("--batch_size", type=int, default=128)
@@ -115,10 +133,58 @@ def common_parser(description: str) -> argparse.ArgumentParser:
 
 
 def build_parser():
-    parser = common_parser("Plain-dygraph v1 GAN iterations, timed.")
-    parser.add_argument("--conf", required=True,
-                        help="conf module path (conf/gan_conf.py, gan_conf_image.py)")
-    return parser
+    return common_parser("Plain-dygraph GAN iterations, timed.")
+
+
+def alternate_loop(args, data: np.ndarray, conf) -> PartTimes:
+    """The TensorFlow MLP GANs' loop in plain dygraph (see the module docstring)."""
+    import paddle
+    import paddle.nn.functional as F
+
+    shape, batch, rng = data.shape[1:], args.batch_size, np.random.default_rng(args.seed)
+    gen, dis = conf.build_generator(shape), conf.build_discriminator(shape, 1)
+
+    def adam(params):
+        return paddle.optimizer.Adam(learning_rate=args.learning_rate, beta1=args.beta1,
+                                     beta2=args.beta2, epsilon=args.epsilon, parameters=params)
+
+    opt_d, opt_g = adam(dis.parameters()), adam(gen.parameters())
+    real_target = paddle.full([batch, 1], args.real_label)
+    zeros, ones = paddle.zeros([batch, 1]), paddle.ones([batch, 1])
+    order, position = rng.permutation(len(data)), 0
+    times = PartTimes(args.iters, args.warmup)
+    for i in times.loop():
+        pick = "dis" if i % 2 == 0 else "gen"
+        t0 = time.perf_counter()
+        if position + batch > len(data):
+            order, position = rng.permutation(len(data)), 0
+        real = paddle.to_tensor(data[order[position:position + batch]])
+        position += batch
+        noise = paddle.to_tensor(noise_batch(rng, (batch, conf.NOISE_DIM), args.noise))
+        t1 = time.perf_counter()
+        if pick == "dis":
+            fake = gen(noise).detach()
+            d_loss = (F.binary_cross_entropy_with_logits(dis(real), real_target)
+                      + F.binary_cross_entropy_with_logits(dis(fake), zeros))
+            d_loss.backward()
+            opt_d.step()
+            opt_d.clear_grad()
+        else:
+            for param in dis.parameters():  # G's update computes no gradient for D's weights
+                param.stop_gradient = True
+            out = dis(gen(noise))
+            g_loss = (F.binary_cross_entropy_with_logits(out, ones) if args.loss != "minimax"
+                      else -F.binary_cross_entropy_with_logits(out, zeros))
+            g_loss.backward()
+            opt_g.step()
+            opt_g.clear_grad()
+            for param in dis.parameters():
+                param.stop_gradient = False
+        float(d_loss if pick == "dis" else g_loss)  # what a user logs
+        t2 = time.perf_counter()
+        # no forwards of their own, no sync: the parts are data, step and nothing else
+        times.record(i, pick, t0, t1, t1, t2, t2)
+    return times
 
 
 def main(argv=None) -> int:
@@ -149,7 +215,10 @@ def main(argv=None) -> int:
     if args.data == "uniform":
         data = np.random.rand(args.data_size, 2).astype("float32")
     else:
-        data = load_mnist_images(args.data_dir)
+        data = load_mnist_images(args.data_dir, *args.pixel_range)
+    if args.loop == "alternate":
+        alternate_loop(args, data, conf).print_json()
+        return 0
     shape, batch = data.shape[1:], args.batch_size
 
     gen_training = GeneratorTraining(conf.build_generator(shape), conf.build_discriminator(shape))

@@ -1,7 +1,8 @@
 """The optional PyTorch comparison of tools/benchmark.py (`--compare torch`): the same networks
-(layers, initialisations and batch-statistics batch norms of conf/gan_conf.py and
-conf/gan_conf_image.py, rebuilt in torch) and the same v1 schedule, written the ordinary PyTorch
-way, timed per iteration.
+(layers, initialisations and batch-statistics batch norms of conf/gan_conf.py,
+conf/gan_conf_image.py, conf/mlp_gan.py and conf/leaky_mlp_gan.py, rebuilt in torch) and the
+same schedule (v1's, or the MLP GANs' D-then-G loop), written the ordinary PyTorch way, timed per
+iteration.
 
 Run by the benchmark as `python tools/benchmark_torch.py ...` in a subprocess with the
 trainer's CPU environment, only when torch is importable; it never imports paddle. Batches come
@@ -16,7 +17,7 @@ import time
 import numpy as np
 
 # benchmark_plain imports paddle only inside its main(): its helpers are framework-free.
-from benchmark_plain import PartTimes, common_parser, load_mnist_images, v1_pick
+from benchmark_plain import PartTimes, common_parser, load_mnist_images, noise_batch, v1_pick
 
 NOISE_2D, HIDDEN_2D = 10, 10  # conf/gan_conf.py
 NOISE_IMAGE, FILTERS = 100, 64  # conf/gan_conf_image.py: noise, gf = df
@@ -84,8 +85,74 @@ def build(torch, data: str, shape):
     return gen, dis, NOISE_IMAGE
 
 
+def build_mlp(torch, conf_name: str):
+    """(generator, discriminator) of conf/mlp_gan.py or conf/leaky_mlp_gan.py."""
+    nn = torch.nn
+    leaky = conf_name == "leaky_mlp_gan.py"
+
+    def fc(inp, out):
+        layer = nn.Linear(inp, out)
+        if leaky:  # TensorFlow's dense default
+            nn.init.xavier_uniform_(layer.weight)
+        else:  # that code's xavier_init: N(0, sqrt(2 / fan_in))
+            nn.init.normal_(layer.weight, 0.0, (2.0 / inp) ** 0.5)
+        nn.init.zeros_(layer.bias)
+        return layer
+
+    act = nn.LeakyReLU(0.01) if leaky else nn.ReLU()
+    gen = nn.Sequential(fc(100, 128), act, fc(128, 784), nn.Tanh() if leaky else nn.Sigmoid(),
+                        nn.Unflatten(1, (1, 28, 28)))
+    dis = nn.Sequential(nn.Flatten(), fc(784, 128), act, fc(128, 1))
+    return gen, dis
+
+
+def alternate_loop(args, torch, data) -> PartTimes:
+    """The MLP GANs' loop: a D update on a real and a fake batch, then a G update."""
+    F = torch.nn.functional
+    gen, dis = build_mlp(torch, args.conf.rsplit("/", 1)[-1])
+    rng, batch = np.random.default_rng(args.seed), args.batch_size
+    betas = (args.beta1, args.beta2)
+    opt_d = torch.optim.Adam(dis.parameters(), lr=args.learning_rate, betas=betas,
+                             eps=args.epsilon)
+    opt_g = torch.optim.Adam(gen.parameters(), lr=args.learning_rate, betas=betas,
+                             eps=args.epsilon)
+    real_target = torch.full((batch, 1), args.real_label)
+    zeros, ones = torch.zeros(batch, 1), torch.ones(batch, 1)
+    order, position = torch.randperm(len(data)), 0
+    times = PartTimes(args.iters, args.warmup)
+    for i in times.loop():
+        pick = "dis" if i % 2 == 0 else "gen"
+        t0 = time.perf_counter()
+        if position + batch > len(data):
+            order, position = torch.randperm(len(data)), 0
+        real = data[order[position:position + batch]]
+        position += batch
+        noise = torch.from_numpy(noise_batch(rng, (batch, 100), args.noise))
+        t1 = time.perf_counter()
+        if pick == "dis":
+            fake = gen(noise).detach()
+            loss = (F.binary_cross_entropy_with_logits(dis(real), real_target)
+                    + F.binary_cross_entropy_with_logits(dis(fake), zeros))
+            opt_d.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_d.step()
+        else:
+            dis.requires_grad_(False)  # G's update computes no gradient for D's weights
+            out = dis(gen(noise))
+            loss = (F.binary_cross_entropy_with_logits(out, ones) if args.loss != "minimax"
+                    else -F.binary_cross_entropy_with_logits(out, zeros))
+            opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_g.step()
+            dis.requires_grad_(True)
+        loss.item()  # what a user logs
+        t2 = time.perf_counter()
+        times.record(i, pick, t0, t1, t1, t2, t2)
+    return times
+
+
 def main(argv=None) -> int:
-    args = common_parser("PyTorch v1 GAN iterations, timed.").parse_args(argv)
+    args = common_parser("PyTorch GAN iterations, timed.").parse_args(argv)
     import torch
     import torch.nn.functional as F
 
@@ -94,8 +161,12 @@ def main(argv=None) -> int:
     if args.data == "uniform":
         data = rng.random((args.data_size, 2), dtype=np.float32)
     else:
-        data = load_mnist_images(args.data_dir)
+        data = load_mnist_images(args.data_dir, *args.pixel_range)
     data = torch.from_numpy(data)
+    if args.loop == "alternate":
+        alternate_loop(args, torch, data).print_json(threads=torch.get_num_threads(),
+                                                     version=torch.__version__)
+        return 0
     batch = args.batch_size
     make_gen, make_dis, noise_dim = build(torch, args.data, tuple(data.shape[1:]))
     gen, dis = make_gen(), make_dis()  # the trained copies

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Dict, List, Protocol, Sequence, Tuple
 
 import numpy as np
 
-from ..config import flatten_settings, settings_to_dict
+from ..config import Settings, deep_merge, flatten_settings, settings_to_dict
 from ..errors import CheckpointError, shorten
 from ..state import DIS, GEN, StepResult
 
@@ -51,12 +51,16 @@ def _count(value) -> int:
     return value
 
 
-def check_fixed_noise(noise: np.ndarray, noise_dim: int) -> np.ndarray:
-    """The run's fixed noise as saved, if it can be: finite float32 [N, noise_dim]."""
+def check_fixed_noise(noise: np.ndarray, noise_dim: int, num_classes: int = 0) -> np.ndarray:
+    """The run's fixed noise as saved, if it can be: finite float32 [N, noise_dim], with N a
+    multiple of a conditional run's classes (the picture has a row for each)."""
     if noise.ndim != 2 or noise.shape[1] != noise_dim or noise.dtype != np.float32 or not len(
             noise) or not np.isfinite(noise).all():
         raise ValueError(f"fixed_noise is {noise.dtype}{list(noise.shape)}, not finite "
                          f"float32 [N, {noise_dim}]")
+    if num_classes and len(noise) % num_classes:
+        raise ValueError(f"fixed_noise holds {len(noise)} vectors, not a multiple of the "
+                         f"{num_classes} classes")
     return noise
 
 
@@ -115,12 +119,14 @@ def collect(state: TrainState, plugins: Sequence[Stateful], pass_end: bool = Fal
             "python": [py_version, list(py_internal), py_gauss],
             "numpy_global": [legacy[0], int(legacy[2]), int(legacy[3]), float(legacy[4])],
             "paddle": compat.paddle_rng_state(),
+            "step": state.step.rng.state_dict(),
         },
         "plugins": {p.name: p.state_dict() for p in plugins},
         "settings": settings_to_dict(state.settings),
         "sample": {"noise_dim": int(nets.noise_dim), "shape": list(nets.sample_shape),
                    "pixel_range": (list(state.dataset.pixel_range)
-                                   if state.dataset.pixel_range else None)},
+                                   if state.dataset.pixel_range else None),
+                   "noise": state.settings.noise, "num_classes": int(nets.num_classes)},
     }
     return arrays, meta
 
@@ -169,7 +175,8 @@ def restore(state: TrainState, plugins: Sequence[Stateful], arrays: Dict[str, np
                 compat.set_optimizer_state(getattr(nets, opt), params, saved)
             except ValueError as e:
                 raise CheckpointError(f"{where}: {opt}: {e}") from None
-        state.fixed_noise = check_fixed_noise(arrays["fixed_noise"], nets.noise_dim)
+        state.fixed_noise = check_fixed_noise(arrays["fixed_noise"], nets.noise_dim,
+                                              nets.num_classes)
         counters = meta["counters"]
         state.pass_id, state.iteration = (_count(counters["pass_id"]),
                                           _count(counters["iteration"]))
@@ -190,6 +197,8 @@ def restore(state: TrainState, plugins: Sequence[Stateful], arrays: Dict[str, np
         random.setstate((version, tuple(internal), gauss))
         kind, pos, has_gauss, cached = rng["numpy_global"]
         np.random.set_state((kind, arrays["rng/numpy_global_keys"], pos, has_gauss, cached))
+        if "step" in rng:  # checkpoints from before the step drew anything have none
+            state.step.rng.load_state_dict(rng["step"])
         why_not = compat.set_paddle_rng_state(rng["paddle"])
         if why_not:  # harmless unless the conf draws from it while training (dropout)
             log.warning(f"checkpoint: Paddle's random generator not restored ({why_not}); a "
@@ -214,7 +223,9 @@ def check_settings(saved: dict, current: dict, where) -> List[str]:
     return their names."""
     if not isinstance(saved, dict):
         raise CheckpointError(f"{where}: its settings are not a mapping")
-    old, new = flatten_settings(saved), flatten_settings(current)
+    # A setting newer than the checkpoint had its default then: compare with that.
+    defaults = settings_to_dict(Settings())
+    old, new = flatten_settings(deep_merge(defaults, saved)), flatten_settings(current)
     changed = [k for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)]
     for key in changed:
         if key in REFUSED:

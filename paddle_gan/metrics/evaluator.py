@@ -4,9 +4,10 @@ This file owns the pinned MNIST feature extractor (the classifier shipped in
 paddle_gan/metrics/assets and the SHA-256 it must have), where the reference statistics of the
 MNIST test split are cached (one file per extractor), `Evaluator`, which draws N samples from a
 generator with noise of its own seed (never the training's random state) and returns the
-metrics with their protocol as one JSON-serialisable dict, strict JSON for those dicts (NaN
-becomes null) and their one-line and table renderings. The metrics themselves are the sibling
-modules' business (`two_d`, `image`, `classifier`).
+metrics with their protocol as one JSON-serialisable dict (for a conditional generator, with
+its samples asked for balanced classes and the conditional metrics added), strict JSON for
+those dicts (NaN becomes null) and their one-line and table renderings. The metrics themselves
+are the sibling modules' business (`two_d`, `image`, `conditional`, `classifier`).
 """
 from __future__ import annotations
 
@@ -17,13 +18,16 @@ import math
 from pathlib import Path
 from typing import Optional, Union
 
+import numpy as np
+
 from ..checkpoint.reader import Loaded
 from ..config import Settings
 from ..errors import CheckpointError, UsageError
-from ..noise import sample_noise
+from ..noise import balanced_labels, sample_noise
 from ..remote import fetch_folder
 from ..storage import is_remote
 from .classifier import ExtractorError, LeNet, file_sha256, load_classifier
+from .conditional import ClassReference, class_reference, evaluate_conditional
 from .image import ReferenceStats, evaluate_images, reference_stats
 from .two_d import DISTRIBUTIONS, evaluate_2d, true_distribution
 
@@ -40,10 +44,12 @@ DEFAULT_SAMPLES = {"points": 10_000, "images": 2_000}
 DEFAULT_CACHE = Path("output") / "metrics_cache"
 HEADLINE = {
     "points": ("inside", "coverage", "sliced_w1", "ks"),
-    "images": ("frechet", "classifier_score", "class_entropy", "confident"),
+    "images": ("frechet", "classifier_score", "class_coverage", "class_entropy", "confident"),
 }
+CONDITIONAL_HEADLINE = ("conditional_accuracy", "class_frechet")
 BEST = {"inside": "1", "coverage": "1", "sliced_w1": "0", "ks": "0", "frechet": "0",
-        "classifier_score": "10", "class_entropy": "2.303 (ln 10)", "confident": "1"}
+        "classifier_score": "10", "class_coverage": "1", "class_entropy": "2.303 (ln 10)",
+        "confident": "1", "conditional_accuracy": "1", "class_frechet": "0"}
 
 
 class MetricsUnavailable(UsageError):
@@ -103,14 +109,23 @@ class Evaluator:
     """How the samples of one data source are measured; built once, then called per model."""
 
     def __init__(self, data: str, distribution=None, extractor: Optional[LeNet] = None,
-                 reference: Optional[ReferenceStats] = None):
+                 reference: Optional[ReferenceStats] = None, noise: str = "normal",
+                 pixel_range=(-1.0, 1.0), class_reference: Optional[ClassReference] = None):
         self.data, self.distribution = data, distribution
         self.extractor, self.reference = extractor, reference
+        self.noise, self.pixel_range = noise, tuple(pixel_range or (-1.0, 1.0))
         self.kind = "points" if distribution is not None else "images"
+        self.class_reference = class_reference  # set: the generator is conditional
+        self.num_classes = len(class_reference.means) if class_reference else 0
 
     @property
     def default_samples(self) -> int:
         return DEFAULT_SAMPLES[self.kind]
+
+    @property
+    def min_samples(self) -> int:
+        """Statistics need 2 samples (of each class, for a conditional generator)."""
+        return 2 * max(1, self.num_classes)
 
     def evaluate(self, generator, noise_dim: int, n_samples: int, seed: int,
                  checkpoint: Optional[str] = None, pass_id: Optional[int] = None,
@@ -118,30 +133,55 @@ class Evaluator:
         """The metrics of `n_samples` drawn from `generator` with noise from `seed`."""
         from ..networks import generate
 
-        samples = generate(generator, sample_noise(n_samples, seed, noise_dim))
+        labels = balanced_labels(n_samples, self.num_classes) if self.num_classes else None
+        samples = generate(generator, sample_noise(n_samples, seed, noise_dim, self.noise), labels)
         if self.kind == "points":
             result = evaluate_2d(samples, self.distribution, seed=seed, checkpoint=checkpoint,
                                  pass_id=pass_id)
         else:
+            low, high = self.pixel_range  # the extractor reads MNIST as [-1, 1]
+            if (low, high) != (-1.0, 1.0):
+                samples = (samples - low) * np.float32(2 / (high - low)) - np.float32(1)
             result = evaluate_images(samples, self.extractor, self.reference, seed=seed,
                                      checkpoint=checkpoint, pass_id=pass_id)
+            if self.num_classes:
+                result.update(evaluate_conditional(samples, labels, self.extractor,
+                                                   self.class_reference))
         result["data"] = self.data
         result["global_step"] = None if global_step is None else int(global_step)
         return result
 
 
 def build_evaluator(data: str, data_dir: PathLike = "", classifier: Optional[PathLike] = None,
-                    reference_cache: PathLike = DEFAULT_CACHE) -> Evaluator:
-    """The evaluator for `data`. Raises MetricsUnavailable (no metrics for it), ExtractorError
-    (extractor refused) or DataError (MNIST test split unreadable)."""
+                    reference_cache: PathLike = DEFAULT_CACHE, noise: str = "normal",
+                    pixel_range=(-1.0, 1.0), num_classes: int = 0) -> Evaluator:
+    """The evaluator for `data` (and a generator conditional on `num_classes` classes). Raises
+    MetricsUnavailable (no metrics for it), ExtractorError (extractor refused) or DataError
+    (MNIST test split unreadable)."""
+    from ..datasets.mnist import NUM_CLASSES, load_mnist
+
     if data in DISTRIBUTIONS:
-        return Evaluator(data, distribution=true_distribution(data))
+        return Evaluator(data, distribution=true_distribution(data), noise=noise)
     if data not in IMAGE_DATA:
         raise MetricsUnavailable(f"image metrics are MNIST-only (the one feature extractor here "
                                  f"is an MNIST classifier); none for {data}")
+    if num_classes not in (0, NUM_CLASSES):
+        raise MetricsUnavailable(f"conditional metrics need the classifier's {NUM_CLASSES} "
+                                 f"classes; the generator has {num_classes}")
     model = load_extractor(classifier)
+    classes = None
+    if num_classes:
+        test = load_mnist(data_dir, REFERENCE_SPLIT)
+        classes = class_reference(model, test.samples, test.labels, num_classes)
     return Evaluator(data, extractor=model,
-                     reference=mnist_reference(model, data_dir, reference_cache))
+                     reference=mnist_reference(model, data_dir, reference_cache), noise=noise,
+                     pixel_range=pixel_range, class_reference=classes)
+
+
+def check_sample_count(evaluator: Evaluator, n_samples: int) -> None:
+    if n_samples < evaluator.min_samples:
+        raise UsageError(f"{n_samples} samples are too few: a generator of {evaluator.num_classes} "
+                         f"classes is measured on at least {evaluator.min_samples} (2 a class)")
 
 
 def evaluate_checkpoint(loaded: Loaded, n_samples: Optional[int] = None, seed: int = 0,
@@ -160,9 +200,11 @@ def evaluate_checkpoint(loaded: Loaded, n_samples: Optional[int] = None, seed: i
     if is_remote(data_dir) and data in IMAGE_DATA:  # the reference data, from the store
         fetch_folder(str(data_dir), settings.resolved_data_dir())
     data_dir = settings.resolved_data_dir()
-    evaluator = build_evaluator(data, data_dir, classifier, reference_cache)
-    return evaluator.evaluate(loaded.generator, loaded.noise_dim,
-                              n_samples or evaluator.default_samples, seed,
+    evaluator = build_evaluator(data, data_dir, classifier, reference_cache,
+                                loaded.noise_distribution, loaded.pixel_range, loaded.num_classes)
+    n_samples = n_samples or evaluator.default_samples
+    check_sample_count(evaluator, n_samples)
+    return evaluator.evaluate(loaded.generator, loaded.noise_dim, n_samples, seed,
                               checkpoint=str(path), pass_id=pass_id, global_step=global_step)
 
 
@@ -186,7 +228,8 @@ def dumps(result: dict, **kwargs) -> str:
 def headline(result: dict) -> list:
     """[(name, value)] of the four numbers that summarise a result."""
     kind = "points" if "inside" in result else "images"
-    return [(name, result[name]) for name in HEADLINE[kind]]
+    names = HEADLINE[kind] + (CONDITIONAL_HEADLINE if "conditional_accuracy" in result else ())
+    return [(name, result[name]) for name in names]
 
 
 def _number(value) -> str:
@@ -209,10 +252,15 @@ def table(result: dict) -> str:
         lines.append(f"reference   MNIST {result['reference_split']} "
                      f"({result['reference_n_samples']} images), extractor "
                      f"{result['extractor_sha256'][:16]}")
-    lines += ["", f"{'metric':<18}{'value':>10}  best"]
-    lines += [f"{name:<18}{_number(value):>10}  {BEST[name]}" for name, value in headline(result)]
+    lines += ["", f"{'metric':<22}{'value':>10}  best"]
+    lines += [f"{name:<22}{_number(value):>10}  {BEST[name]}" for name, value in headline(result)]
     if "class_shares" in result:
         shares = " ".join(f"{digit}:{share:.2f}" for digit, share in
                           enumerate(result["class_shares"]))
-        lines.append(f"{'class shares':<18}{shares}")
+        lines.append(f"{'class shares':<22}{shares}")
+    if "class_accuracies" in result:
+        for name, key in (("class accuracy", "class_accuracies"), ("class frechet",
+                                                                    "class_frechets")):
+            values = " ".join(f"{c}:{_number(v)}" for c, v in enumerate(result[key]))
+            lines.append(f"{name:<22}{values}")
     return "\n".join(lines)

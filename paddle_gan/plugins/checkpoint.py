@@ -41,7 +41,7 @@ class CheckpointPlugin(Plugin):
     def on_sync(self, state: TrainState) -> None:
         # The last iteration of a pass is saved by on_pass_end right after, with the counters of
         # the next pass's start.
-        at_pass_end = state.iteration >= state.settings.iters_per_pass
+        at_pass_end = state.iteration >= state.iters_per_pass
         if self.every and state.global_step % self.every == 0 and not at_pass_end:
             self._save(state, f"every {self.every} iterations")
 

@@ -1,6 +1,7 @@
 """The `samples` plugin: a picture per pass from one fixed noise batch saved with the run.
 
-Images become an 8x8 grid; 2-D points a scatter over the true support next to a 2-D histogram,
+Images become an 8x8 grid (a conditional run's: a row per class, the same noise down each
+column); 2-D points a scatter over the true support next to a 2-D histogram,
 and for 2-D data the plugin also logs the share of points inside the support and how many grid
 cells hold at least half their expected share. The noise is `state.fixed_noise` (restored on
 resume), so pictures are comparable across passes and runs. The picture is published as
@@ -17,7 +18,7 @@ import numpy as np
 from .. import storage
 from ..metrics.two_d import DISTRIBUTIONS, coverage, inside_share
 from ..networks import generate
-from ..render import pass_title, samples_png
+from ..render import grid_columns, pass_title, samples_png
 from ..state import Picture, TrainState
 from .base import Plugin
 
@@ -26,6 +27,16 @@ log = logging.getLogger("paddle_gan")
 
 def sample_path(output_dir, pass_id: int):
     return output_dir / "samples" / f"pass-{pass_id:04d}.png"
+
+
+def fixed_noise_picture(state: TrainState) -> tuple:
+    """(samples, PNG bytes) of the pass's picture from the run's fixed noise (and labels)."""
+    classes = state.nets.num_classes
+    samples = generate(state.nets.generator, state.fixed_noise, state.fixed_labels)
+    png = samples_png(samples, state.dataset.pixel_range,
+                      pass_title(state.pass_id, state.global_step, bool(classes)),
+                      grid_columns(len(samples), classes))
+    return samples, png
 
 
 class SamplesPlugin(Plugin):
@@ -46,10 +57,8 @@ class SamplesPlugin(Plugin):
         storage.write_bytes(folder / "fixed_noise.npy", buffer.getvalue(), "the fixed noise")
 
     def on_pass_end(self, state: TrainState) -> None:
-        samples = generate(state.nets.generator, state.fixed_noise)
+        samples, png = fixed_noise_picture(state)
         path = sample_path(state.output_dir, state.pass_id)
-        png = samples_png(samples, state.dataset.pixel_range,
-                          pass_title(state.pass_id, state.global_step))
         message = f"pass {state.pass_id} samples: {path}"
         distribution = DISTRIBUTIONS.get(state.settings.data)
         if distribution is not None:  # 2-D data with a known true distribution
