@@ -1,8 +1,9 @@
 """Command line of tools/gan_trainer.py: flags -> settings -> run, and the exit codes.
 
 Exit codes: 0 done; 2 bad usage, config, data, checkpoint or device (a `UsageError`: one line,
-no traceback); 3 training diverged (a NaN/Inf loss or parameter); 130 / 143 stopped by SIGINT /
-SIGTERM after the current step. The only module of paddle_gan that parses argv.
+no traceback); 3 training diverged (a NaN/Inf loss or parameter, or data-parallel ranks that
+differ); 4 another process of a data-parallel run stopped; 130 / 143 stopped by SIGINT / SIGTERM
+after the current step. The only module of paddle_gan that parses argv.
 """
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from typing import List, Optional
 
 from . import runtime, storage
 from .config import REPO_ROOT, resolve_settings
-from .errors import DataError, Diverged, UsageError, failure_line
+from .errors import DataError, Diverged, RankLost, UsageError, failure_line
 from .registry import DATASETS, EXECUTIONS, PLUGINS, SCHEDULERS
 
-EXIT_OK, EXIT_USAGE, EXIT_DIVERGED = 0, 2, 3
+EXIT_OK, EXIT_USAGE, EXIT_DIVERGED, EXIT_RANK_LOST = 0, 2, 3, 4
 EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
 
 
@@ -37,8 +38,11 @@ Plugins: {plugins} (options: README).
 Data sources: {datasets}; a package adds its own through entry points (README).
 
 Exit codes: 0 done, 2 bad usage/config/data/checkpoint/device/output folder (one line), 3
-diverged (NaN/Inf), 130/143 stopped by SIGINT/SIGTERM (after saving a checkpoint, when the
-checkpoint plugin is on).
+diverged (NaN/Inf, or data-parallel ranks that differ), 4 another process of a data-parallel run
+stopped, 130/143 stopped by SIGINT/SIGTERM (after saving a checkpoint, when the checkpoint plugin
+is on).
+Data-parallel: python -m paddle.distributed.launch --nproc_per_node N tools/gan_trainer.py ...
+(README: Several processes or machines; batch_split says how batch_size is shared).
 
 More tools: tools/generate.py (samples from a checkpoint), tools/export.py (inference model),
 tools/evaluate.py (metrics of a checkpoint), tools/benchmark.py (speed and memory),
@@ -150,6 +154,8 @@ def _main(argv: Optional[List[str]]) -> int:
         return fail(err, EXIT_USAGE)
     except Diverged as err:
         return fail(err, EXIT_DIVERGED)
+    except RankLost as err:
+        return fail(err, EXIT_RANK_LOST)
     except KeyboardInterrupt as err:
         # A second SIGINT during training stops at once, without a checkpoint.
         return fail(err, EXIT_SIGNAL["SIGINT"])

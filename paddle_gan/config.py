@@ -86,6 +86,10 @@ class Settings:
     iters_per_pass: Union[int, str] = field(default=10_000, metadata={
         "min": 1, "max": MAX_COUNT, "words": ("epoch",)})
     batch_size: int = field(default=128, metadata={"min": 1, "max": 1 << 20})
+    # data-parallel (paddle.distributed.launch): batch_size is the whole step's batch, each of
+    # N processes taking batch_size / N ("global"), or each process's ("per_process": the
+    # step's batch is N x batch_size)
+    batch_split: str = field(default="global", metadata={"choices": ("global", "per_process")})
     seed: int = field(default=1, metadata={"min": 0, "max": MAX_SEED})
     use_gpu: Optional[bool] = None  # None: GPU when the build and a device are there
     gpu_id: int = field(default=0, metadata={"min": 0, "max": 1023})

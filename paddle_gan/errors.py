@@ -3,7 +3,8 @@
 Every `UsageError` is something the user can fix (a flag, a setting, a data file, a checkpoint,
 the device, a folder): its message is one line that names the thing and what is wrong, and the
 tools print it as `error: ...` with exit code 2, never a traceback. `Diverged` is not the user's
-input but the training itself (exit code 3).
+input but the training itself (exit code 3); `RankLost`, another process of a data-parallel run
+that went away (exit code 4).
 """
 from __future__ import annotations
 
@@ -38,6 +39,11 @@ class Diverged(Exception):
     def __init__(self, name: str, value, kind: str = "loss"):
         super().__init__(f"{kind} '{name}' is {value}")
         self.name, self.value, self.kind = name, value, kind
+
+
+class RankLost(Exception):
+    """Data-parallel: a collective failed because another process of the run stopped (exit
+    code 4)."""
 
 
 def shorten(text: str, limit: int = 60) -> str:

@@ -16,6 +16,7 @@ import paddle
 import paddle.nn as nn
 
 from .config import conf_error
+from .distributed import ALONE, Ranks
 from .errors import Diverged, SyncError
 from .state import DIS, GEN
 
@@ -129,6 +130,7 @@ class Networks:
     noise_dim: int
     sample_shape: tuple
     num_classes: int = 0  # a conditional conf's NUM_CLASSES; 0: unconditional
+    ranks: Ranks = ALONE  # data-parallel: the processes whose gradients are averaged
 
     def __post_init__(self):
         # The pairs are fixed once built (optimisers update tensors in place), so sync after
@@ -142,6 +144,15 @@ class Networks:
         self._after_dis = [p for p in shared_pairs(self.dis_training, self.gen_training)
                            if p[0] in dis_changes]
         self._after_gen = [p for p in self._from_gen if p[0] in gen_changes]
+
+    def update(self, network: str) -> None:
+        """DIS's or GEN's optimiser step on its gradients (data-parallel: every rank's,
+        averaged first), which are then cleared."""
+        optimizer, net = ((self.opt_d, self.dis_training) if network == DIS else
+                          (self.opt_g, self.gen_training.gen))
+        self.ranks.average_gradients(net.parameters())
+        optimizer.step()
+        optimizer.clear_grad()
 
     def sync_after(self, trained: str) -> None:
         """v1's rule: after a D step D -> generator_training; after a G step G -> the others."""

@@ -29,8 +29,13 @@ def draw(rng: np.random.Generator, shape: tuple, distribution: str = "normal") -
 
 
 class NoiseStream:
-    def __init__(self, seed: int, batch_shape: tuple, distribution: str = "normal"):
+    """Batches of `batch_shape` (the global batch); `next()` hands out this process's `shard` of
+    each (data-parallel; alone: all of it)."""
+
+    def __init__(self, seed: int, batch_shape: tuple, distribution: str = "normal",
+                 shard: slice = slice(None)):
         self.batch_shape, self.distribution = tuple(batch_shape), distribution
+        self.shard = shard
         self._rng = np.random.default_rng([seed, NOISE_STREAM])
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="paddle_gan-noise")
         self._start_chunk(used=0)
@@ -51,7 +56,7 @@ class NoiseStream:
             self._used = 0
             self._next = self._worker.submit(self._draw)
         self._used += 1
-        return self._chunk[self._used - 1]
+        return self._chunk[self._used - 1][self.shard]
 
     def state_dict(self) -> dict:
         return {"bit_generator": copy.deepcopy(self._chunk_start), "used": self._used}
@@ -88,16 +93,26 @@ class RandomStream:
     mixing weights, a conditional batch's fake labels, G's extra noise batches), saved with every
     checkpoint so a resumed run draws the same."""
 
-    def __init__(self, seed: int, distribution: str = "normal"):
+    def __init__(self, seed: int, distribution: str = "normal", rank: int = 0, world: int = 1):
         self.rng = np.random.default_rng([seed, STEP_STREAM])
         self.distribution = distribution
+        self.rank, self.world = rank, world  # every process draws for all, keeps its rows
+
+    def _mine(self, drawn: np.ndarray) -> np.ndarray:
+        size = len(drawn) // self.world
+        return drawn[self.rank * size : (self.rank + 1) * size]
 
     def noise(self, shape: tuple) -> np.ndarray:
-        return draw(self.rng, shape, self.distribution)
+        return self._mine(draw(self.rng, (shape[0] * self.world, *shape[1:]), self.distribution))
 
     def labels(self, count: int, num_classes: int) -> np.ndarray:
         """`count` classes drawn uniformly, int64."""
-        return self.rng.integers(0, num_classes, count, dtype=np.int64)
+        return self._mine(self.rng.integers(0, num_classes, count * self.world, dtype=np.int64))
+
+    def uniform(self, shape: tuple) -> np.ndarray:
+        """Uniform on [0, 1), float32 (WGAN-GP's mixing weights)."""
+        drawn = self.rng.random((shape[0] * self.world, *shape[1:]), dtype=np.float32)
+        return self._mine(drawn)
 
     def state_dict(self) -> dict:
         return copy.deepcopy(self.rng.bit_generator.state)

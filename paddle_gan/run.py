@@ -24,10 +24,12 @@ from typing import List, Optional
 import numpy as np
 import yaml
 
-from . import remote, runtime, storage
+from . import distributed, remote, runtime, storage
 from .checkpoint import Checkpointer
+from .checkpoint.train_state import collect, shared_by_ranks
 from .config import Settings, load_conf_module, settings_to_dict
 from .datasets.base import BatchSampler
+from .distributed import ALONE, Ranks, rank_seed
 from .errors import ConfigError, Diverged, failure_line
 from .mirror import Mirror, fetch_checkpoints
 from .noise import NoiseStream, RandomStream, class_grid, fixed_noise
@@ -89,8 +91,9 @@ def log_failure(message: str) -> None:
             log.error(message, extra={"log_file_only": True})
 
 
-def build_state(settings: Settings, output_dir: Path) -> TrainState:
-    """Everything a run needs, freshly initialised from the seed."""
+def build_state(settings: Settings, output_dir: Path, ranks: Ranks = ALONE) -> TrainState:
+    """Everything a run needs, freshly initialised from the seed (data-parallel: every rank
+    builds the same networks and draws the same global batches, keeping its shard)."""
     import paddle
 
     from .losses import Objective
@@ -106,6 +109,11 @@ def build_state(settings: Settings, output_dir: Path) -> TrainState:
     check_labels(dataset, getattr(conf, "NUM_CLASSES", 0), settings.conf)
     nets = build_networks(conf, dataset.sample_shape, settings, loss.logits)
     check_discriminator(nets, loss, settings.conf)
+    nets.ranks = ranks
+    seed = rank_seed(settings.seed, ranks)
+    if seed is not None:  # each rank's dropout masks its own
+        paddle.seed(seed)
+    batch = global_batch(settings, ranks)
     fixed_labels = None
     if nets.num_classes:
         noise, fixed_labels = class_grid(settings.seed, nets.num_classes, nets.noise_dim,
@@ -118,24 +126,37 @@ def build_state(settings: Settings, output_dir: Path) -> TrainState:
         settings=settings,
         nets=nets,
         dataset=dataset,
-        sampler=BatchSampler(len(dataset), settings.batch_size, settings.seed),
-        noise=NoiseStream(settings.seed, (settings.batch_size, nets.noise_dim), settings.noise),
+        sampler=BatchSampler(len(dataset), batch, settings.seed, ranks.shard(batch)),
+        noise=NoiseStream(settings.seed, (batch, nets.noise_dim), settings.noise,
+                          ranks.shard(batch)),
         scheduler=SCHEDULERS.get(settings.scheduler.name)(settings.scheduler),
-        step=EXECUTIONS.get(settings.execution)(nets, objective,
-                                                RandomStream(settings.seed, settings.noise)),
+        step=EXECUTIONS.get(settings.execution)(
+            nets, objective, RandomStream(settings.seed, settings.noise, ranks.rank, ranks.world)),
         output_dir=output_dir,
         fixed_noise=noise,
-        iters_per_pass=resolve_iters_per_pass(settings, len(dataset)),
+        iters_per_pass=resolve_iters_per_pass(settings, len(dataset), batch),
         fixed_labels=fixed_labels,
         is_writer=runtime.is_writer(),
     )
 
 
-def resolve_iters_per_pass(settings: Settings, data_size: int) -> int:
-    """The setting, with "epoch" as the data's whole batches."""
+def resolve_iters_per_pass(settings: Settings, data_size: int, batch: int) -> int:
+    """The setting, with "epoch" as the data's whole (global) batches."""
     if settings.iters_per_pass == "epoch":
-        return max(1, data_size // settings.batch_size)
+        return max(1, data_size // batch)
     return settings.iters_per_pass
+
+
+def global_batch(settings: Settings, ranks: Ranks) -> int:
+    """The batch of one step over all processes (see `batch_split`); each rank's share of it
+    must be whole."""
+    if settings.batch_split == "per_process":
+        return settings.batch_size * ranks.world
+    if settings.batch_size % ranks.world:
+        raise ConfigError(f"batch_size {settings.batch_size} does not split over "
+                          f"{ranks.world} processes; make it a multiple of {ranks.world} (or "
+                          "set batch_split: per_process)")
+    return settings.batch_size
 
 
 def check_discriminator(nets, loss, conf_name: str) -> None:
@@ -178,15 +199,18 @@ def check_scheduler_fits(settings: Settings, loss) -> None:
 
 @contextlib.contextmanager
 def stop_on_signals(state: TrainState, saves: bool):
-    """SIGINT/SIGTERM ask the loop to stop after the current step; a second one stops at once.
-    `saves`: a plugin will save the state at the stop."""
+    """SIGINT/SIGTERM ask the loop to stop after the current step; a second SIGINT stops at
+    once. A second SIGTERM changes nothing: paddle.distributed.launch sends up to three, 0.2 s
+    apart, and then waits 30 s for the checkpoint. `saves`: a plugin will save the state at the
+    stop."""
 
     def request_stop(signum, frame):
+        if state.stop_reason:  # a repeated SIGTERM
+            return
         state.stop_reason = signal.Signals(signum).name
         unsaved = "" if saves else " (nothing will be saved: no checkpoint plugin)"
         log.info(f"{state.stop_reason} received: stopping after the current step{unsaved}")
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, previous[sig])
+        signal.signal(signal.SIGINT, previous[signal.SIGINT])
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -281,14 +305,20 @@ def _run(settings: Settings, output_dir: Path, notes: List[str],
          mirror: Optional[Mirror]) -> TrainState:
     from .trainer import train
 
-    device = runtime.select_device(settings.use_gpu, settings.gpu_id)
+    rank, world = distributed.launched_world()
+    device = runtime.select_device(settings.use_gpu, settings.gpu_id, launched=world > 1)
     for note in notes:
         log.info(note)
     log.info(f"device: {device}, Paddle {runtime.import_paddle().__version__}")
+    ranks = distributed.start(rank, world)
+    if not ranks.alone:
+        batch = global_batch(settings, ranks)
+        log.info(f"data-parallel: rank {rank} of {world} processes, each step's batch "
+                 f"{batch} split into {world} shards of {batch // world}")
     if storage.is_remote(settings.data_dir):
         remote.fetch_folder(settings.data_dir, settings.resolved_data_dir(),
                             settings.storage_options)
-    state = build_state(settings, output_dir)
+    state = build_state(settings, output_dir, ranks)
     plugins = build_plugins(settings.plugins, settings.plugin_options, state.is_writer)
     saves = any(plugin.saves_state for plugin in plugins)
     if not plugins:
@@ -297,6 +327,8 @@ def _run(settings: Settings, output_dir: Path, notes: List[str],
         log.info("note: no checkpoint plugin: this run saves no checkpoints and cannot be resumed")
     state.checkpointer = Checkpointer(output_dir, plugins, mirror)
     state.checkpointer.start(state, _resume_source(settings, output_dir))
+    if not ranks.alone:  # the same networks, optimisers and streams on every rank, or exit 3
+        ranks.check_same(shared_by_ranks(*collect(state, [])))
     if state.is_writer:
         text = yaml.safe_dump(settings_to_dict(settings), sort_keys=False)
         storage.write_bytes(output_dir / "config.yaml", text.encode(), "the run's settings")

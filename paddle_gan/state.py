@@ -65,6 +65,7 @@ class TrainState:
     strike: int = 0  # consecutive picks of result.decision
     pass_counts: Dict[str, int] = field(default_factory=lambda: {DIS: 0, GEN: 0})
     stop_reason: Optional[str] = None  # set when a stop was requested (signal name)
+    stop_agreed: bool = False  # data-parallel: some rank's stop request, as of this iteration
     # Set by the run: saves and restores the whole state (see paddle_gan.checkpoint).
     checkpointer: Optional[Checkpointer] = None
     # Published for others: the newest checkpoint (run), picture (samples), metrics (metrics),

@@ -34,7 +34,7 @@ from .fast_conv import use_fast_convolutions
 from .losses import Objective, judged
 from .networks import Networks, uses_batch_statistics
 from .noise import RandomStream
-from .state import DIS
+from .state import DIS, GEN
 
 log = logging.getLogger("paddle_gan")
 
@@ -50,10 +50,10 @@ def _as_floats(terms: Dict[str, paddle.Tensor]) -> Dict[str, float]:
     return {name: float(value) for name, value in zip(terms, values)}
 
 
-def _apply(optimizer, loss) -> float:
+def _apply(nets: Networks, network: str, loss) -> float:
+    """Backward and update DIS or GEN on `loss`; its value."""
     loss.backward()
-    optimizer.step()
-    optimizer.clear_grad()
+    nets.update(network)
     return float(loss)
 
 
@@ -123,7 +123,7 @@ class GanStep:
     def _mix(self, real) -> paddle.Tensor:
         """WGAN-GP's mixing weights, one per sample, from the step's seeded stream."""
         shape = (real.shape[0],) + (1,) * (len(real.shape) - 1)
-        return paddle.to_tensor(self.rng.rng.random(shape, dtype=np.float32))
+        return paddle.to_tensor(self.rng.uniform(shape))
 
     def _penalised(self, d_loss, real, fake) -> Dict[str, object]:
         """D's loss plus the loss's penalty, and the penalty as a term to log."""
@@ -160,15 +160,15 @@ class GanStep:
         dis.train()
         if self.loss.apart:  # v1: one update on the fake batch, then one on the real batch
             fake_out = judged(dis(fake), batch.fake_labels)
-            fake_loss = _apply(nets.opt_d, objective.d_fake_loss(fake_out))
+            fake_loss = _apply(nets, DIS, objective.d_fake_loss(fake_out))
             real_out = judged(dis(real), batch.real_labels)
             update = self._penalised(objective.d_real_loss(real_out), real, None)
-            return {"dis_train": (fake_loss + _apply(nets.opt_d, update["total"])) / 2,
+            return {"dis_train": (fake_loss + _apply(nets, DIS, update["total"])) / 2,
                     **_penalty(update)}
         real_out = judged(dis(real), batch.real_labels)  # real first: batch norm's running
         fake_out = judged(dis(fake), batch.fake_labels)  # statistics depend on the order
         update = self._penalised(objective.d_loss(real_out, fake_out), real, fake)
-        return {"dis_train": _apply(nets.opt_d, update["total"]), **_penalty(update)}
+        return {"dis_train": _apply(nets, DIS, update["total"]), **_penalty(update)}
 
     def _train_gen(self, batch: Batch) -> Dict[str, float]:
         self.nets.gen_training.train()
@@ -178,7 +178,7 @@ class GanStep:
             inputs = tuple(paddle.concat([mine, more]) for mine, more in zip(inputs, extra))
         labels = inputs[1] if len(inputs) > 1 else None
         g = self.objective.g_loss(judged(self.nets.gen_training(*inputs), labels))
-        return {"gen_train": _apply(self.nets.opt_g, g)}
+        return {"gen_train": _apply(self.nets, GEN, g)}
 
 
 def _penalty(update: Dict[str, object]) -> Dict[str, float]:
@@ -218,13 +218,13 @@ class FastStep(GanStep):
     def _train_dis(self, fake, batch: Batch) -> Dict[str, float]:
         nets, objective, real = self.nets, self.objective, batch.real
         if self.loss.apart:
-            fake_loss = _apply(nets.opt_d, objective.d_fake_loss(self._fake_out))
+            fake_loss = _apply(nets, DIS, objective.d_fake_loss(self._fake_out))
             real_out = judged(nets.dis_training(real), batch.real_labels)
             update = self._penalised(objective.d_real_loss(real_out), real, None)
-            return {"dis_train": (fake_loss + _apply(nets.opt_d, update["total"])) / 2,
+            return {"dis_train": (fake_loss + _apply(nets, DIS, update["total"])) / 2,
                     **_penalty(update)}
         update = self._penalised(objective.d_loss(self._real_out, self._fake_out), real, fake)
-        return {"dis_train": _apply(nets.opt_d, update["total"]), **_penalty(update)}
+        return {"dis_train": _apply(nets, DIS, update["total"]), **_penalty(update)}
 
     def _train_gen(self, batch: Batch) -> Dict[str, float]:
         nets, g_batches = self.nets, self.objective.g_batches
@@ -241,8 +241,7 @@ class FastStep(GanStep):
         # Only the gradient at the fake batches: D's own weights get none (a G step leaves D be).
         for fake, grad in zip(fakes, paddle.grad(g, inputs)):
             fake.backward(grad)
-        nets.opt_g.step()
-        nets.opt_g.clear_grad()
+        nets.update(GEN)
         return {"gen_train": float(g)}
 
     def _release(self) -> None:

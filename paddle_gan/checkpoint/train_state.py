@@ -10,6 +10,7 @@ the JSON are stored is `files`' business.
 """
 from __future__ import annotations
 
+import json
 import logging
 import random
 from typing import TYPE_CHECKING, Dict, List, Protocol, Sequence, Tuple
@@ -106,6 +107,7 @@ def collect(state: TrainState, plugins: Sequence[Stateful], pass_end: bool = Fal
     resume_at = (state.pass_id + 1, 0) if pass_end else (state.pass_id, state.iteration)
     meta = {
         "format": FORMAT,
+        "world_size": state.nets.ranks.world,  # data-parallel processes (1: alone)
         "saved_at": {"pass_id": state.pass_id, "iteration": state.iteration,
                      "global_step": state.global_step, "pass_end": pass_end, "reason": reason},
         "counters": {"pass_id": resume_at[0], "iteration": resume_at[1],
@@ -129,6 +131,17 @@ def collect(state: TrainState, plugins: Sequence[Stateful], pass_end: bool = Fal
                    "noise": state.settings.noise, "num_classes": int(nets.num_classes)},
     }
     return arrays, meta
+
+
+def shared_by_ranks(arrays: Dict[str, np.ndarray], meta: dict) -> Dict[str, np.ndarray]:
+    """What every rank of a data-parallel run holds the same: every array (parameters,
+    statistics, optimiser state, fixed noise) and the counters, scheduler, sampler and random
+    streams (all but Paddle's generator, which is each rank's own)."""
+    rng = {k: v for k, v in meta["rng"].items() if k != "paddle"}
+    same = {k: meta[k] for k in ("counters", "scheduler", "sampler")}
+    text = json.dumps({**same, "rng": rng}, sort_keys=True, default=str)
+    return {**arrays, "meta: counters, scheduler, sampler, random streams":
+            np.frombuffer(text.encode(), dtype=np.uint8)}
 
 
 def non_finite(arrays: Dict[str, np.ndarray]) -> List[str]:
@@ -163,6 +176,12 @@ def restore(state: TrainState, plugins: Sequence[Stateful], arrays: Dict[str, np
 
     if meta.get("format") not in READABLE_FORMATS:
         raise CheckpointError(f"{where}: not a {FORMAT} checkpoint")
+    saved_world, world = meta.get("world_size", 1), state.nets.ranks.world
+    if saved_world != world:
+        raise CheckpointError(
+            f"{where} was saved by a run of {saved_world} process(es) (each with its shard of "
+            f"every batch and its own random state); resume it with {saved_world} "
+            f"(paddle.distributed.launch --nproc_per_node), this run has {world}")
     try:
         nets = state.nets
         for net in NETWORKS:
@@ -199,7 +218,8 @@ def restore(state: TrainState, plugins: Sequence[Stateful], arrays: Dict[str, np
         np.random.set_state((kind, arrays["rng/numpy_global_keys"], pos, has_gauss, cached))
         if "step" in rng:  # checkpoints from before the step drew anything have none
             state.step.rng.load_state_dict(rng["step"])
-        why_not = compat.set_paddle_rng_state(rng["paddle"])
+        mine = rng["paddle_ranks"][nets.ranks.rank] if world > 1 else rng["paddle"]
+        why_not = compat.set_paddle_rng_state(mine)
         if why_not:  # harmless unless the conf draws from it while training (dropout)
             log.warning(f"checkpoint: Paddle's random generator not restored ({why_not}); a "
                         f"conf that draws from it while training (dropout) will not continue "

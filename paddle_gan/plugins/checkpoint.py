@@ -21,6 +21,7 @@ log = logging.getLogger("paddle_gan")
 class CheckpointPlugin(Plugin):
     name = "checkpoint"
     saves_state = True
+    writes_files = False  # every rank takes part in a save (rank 0 alone writes)
 
     @dataclass
     class Options:
@@ -34,7 +35,7 @@ class CheckpointPlugin(Plugin):
 
     def _save(self, state: TrainState, reason: str, pass_end: bool = False) -> None:
         saved = state.checkpointer.save(state, reason, pass_end)
-        if saved is not None:
+        if saved is not None and state.is_writer:
             state.checkpointer.rotate(self.keep_last)
             log.info(f"checkpoint ({reason}): {saved.path}")
 
