@@ -1,8 +1,9 @@
 """The optional PyTorch comparison of tools/benchmark.py (`--compare torch`): the same networks
 (layers, initialisations and batch-statistics batch norms of conf/gan_conf.py,
-conf/gan_conf_image.py, conf/mlp_gan.py and conf/leaky_mlp_gan.py, rebuilt in torch) and the
-same schedule (v1's, or the MLP GANs' D-then-G loop), written the ordinary PyTorch way, timed per
-iteration.
+conf/gan_conf_image.py, conf/mlp_gan.py, conf/leaky_mlp_gan.py and conf/acgan.py, rebuilt in
+torch) and the same schedule (v1's, or the MLP GANs' and the AC-GAN's D-then-G loop, as
+tools/benchmark_plain.py's `--loop alternate` describes it), written the ordinary PyTorch way,
+timed per iteration.
 
 Run by the benchmark as `python tools/benchmark_torch.py ...` in a subprocess with the
 trainer's CPU environment, only when torch is importable; it never imports paddle. Batches come
@@ -17,10 +18,19 @@ import time
 import numpy as np
 
 # benchmark_plain imports paddle only inside its main(): its helpers are framework-free.
-from benchmark_plain import PartTimes, common_parser, load_mnist_images, noise_batch, v1_pick
+from benchmark_plain import (
+    PartTimes,
+    common_parser,
+    load_mnist_images,
+    load_mnist_labels,
+    noise_batch,
+    v1_pick,
+)
 
 NOISE_2D, HIDDEN_2D = 10, 10  # conf/gan_conf.py
 NOISE_IMAGE, FILTERS = 100, 64  # conf/gan_conf_image.py: noise, gf = df
+NOISE_MLP = 100  # conf/mlp_gan.py, conf/leaky_mlp_gan.py
+NOISE_ACGAN, CLASSES_ACGAN, DROPOUT_ACGAN, LEAK_ACGAN = 100, 10, 0.3, 0.3  # conf/acgan.py
 
 
 def filter_and_padding(big: int, small: int):
@@ -106,41 +116,123 @@ def build_mlp(torch, conf_name: str):
     return gen, dis
 
 
+def build_acgan(torch):
+    """(generator, discriminator) of conf/acgan.py, layer for layer (its docstring says why each
+    is so): G(noise, labels) -> images, D(images) -> (real/fake logit, class logits)."""
+    nn, F = torch.nn, torch.nn.functional
+
+    def init(layer, weight_init):  # Glorot as Keras, biases at 0
+        weight_init(layer.weight)
+        if getattr(layer, "bias", None) is not None:
+            nn.init.zeros_(layer.bias)
+        return layer
+
+    normal, uniform = nn.init.xavier_normal_, nn.init.xavier_uniform_
+
+    class Generator(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = init(nn.Embedding(CLASSES_ACGAN, NOISE_ACGAN), normal)
+            self.dense1 = init(nn.Linear(NOISE_ACGAN, 1024), uniform)
+            self.dense2 = init(nn.Linear(1024, 128 * 7 * 7), uniform)
+            self.conv1 = init(nn.Conv2d(128, 256, 5, padding=2), normal)
+            self.conv2 = init(nn.Conv2d(256, 128, 5, padding=2), normal)
+            self.conv3 = init(nn.Conv2d(128, 1, 2), normal)
+
+        def forward(self, noise, labels):
+            x = noise * self.embedding(labels)
+            x = F.relu(self.dense2(F.relu(self.dense1(x)))).reshape(-1, 128, 7, 7)
+            x = F.relu(self.conv1(F.interpolate(x, scale_factor=2, mode="nearest")))
+            x = F.relu(self.conv2(F.interpolate(x, scale_factor=2, mode="nearest")))
+            return torch.tanh(self.conv3(F.pad(x, (0, 1, 0, 1))))  # "same" for 2x2: right, bottom
+
+    class Discriminator(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.convs = nn.ModuleList(
+                init(nn.Conv2d(cin, cout, 3, stride, 1), uniform)
+                for cin, cout, stride in ((1, 32, 2), (32, 64, 1), (64, 128, 2), (128, 256, 1)))
+            self.dropout = nn.Dropout(DROPOUT_ACGAN)
+            self.adversarial = init(nn.Linear(256 * 7 * 7, 1), uniform)
+            self.classes = init(nn.Linear(256 * 7 * 7, CLASSES_ACGAN), uniform)
+
+        def forward(self, images):
+            x = images
+            for conv in self.convs:
+                x = self.dropout(F.leaky_relu(conv(x), LEAK_ACGAN))
+            x = x.flatten(1)
+            return self.adversarial(x), self.classes(x)
+
+    return Generator(), Discriminator()
+
+
+def build_alternate(torch, conf_name: str):
+    """(generator, discriminator, noise size, classes) of a conf timed with the alternate loop,
+    by its file name; classes is 0 for an unconditional conf."""
+    if conf_name == "acgan.py":
+        return (*build_acgan(torch), NOISE_ACGAN, CLASSES_ACGAN)
+    if conf_name in ("mlp_gan.py", "leaky_mlp_gan.py"):
+        return (*build_mlp(torch, conf_name), NOISE_MLP, 0)
+    # a silent stand-in would time other networks than ours
+    raise SystemExit(f"benchmark_torch: no PyTorch version of {conf_name}")
+
+
 def alternate_loop(args, torch, data) -> PartTimes:
-    """The MLP GANs' loop: a D update on a real and a fake batch, then a G update."""
+    """The MLP GANs' and the AC-GAN's loop: a D update on a real and a fake batch (with their
+    classes, for the AC-GAN), then a G update on `--g_batches` batches."""
     F = torch.nn.functional
-    gen, dis = build_mlp(torch, args.conf.rsplit("/", 1)[-1])
+    gen, dis, noise_dim, classes = build_alternate(torch, args.conf.rsplit("/", 1)[-1])
+    labels = torch.from_numpy(load_mnist_labels(args.data_dir)) if classes else None
     rng, batch = np.random.default_rng(args.seed), args.batch_size
     betas = (args.beta1, args.beta2)
     opt_d = torch.optim.Adam(dis.parameters(), lr=args.learning_rate, betas=betas,
                              eps=args.epsilon)
     opt_g = torch.optim.Adam(gen.parameters(), lr=args.learning_rate, betas=betas,
                              eps=args.epsilon)
+
+    def judge(images, target, classes_of, minimax=False):
+        """D's loss on a batch: the logistic term against `target`, plus the class term."""
+        out = dis(images)
+        adv = out[0] if classes else out
+        loss = F.binary_cross_entropy_with_logits(adv, target)
+        loss = -loss if minimax else loss
+        if classes:
+            loss = loss + args.aux_weight * F.cross_entropy(out[1], classes_of)
+        return loss
+
+    g_batch = args.g_batches * batch
     real_target = torch.full((batch, 1), args.real_label)
-    zeros, ones = torch.zeros(batch, 1), torch.ones(batch, 1)
+    zeros, ones, g_zeros = torch.zeros(batch, 1), torch.ones(g_batch, 1), torch.zeros(g_batch, 1)
     order, position = torch.randperm(len(data)), 0
-    times = PartTimes(args.iters, args.warmup)
+    times = PartTimes(args.iters, args.warmup, alternating=True)
     for i in times.loop():
         pick = "dis" if i % 2 == 0 else "gen"
         t0 = time.perf_counter()
         if position + batch > len(data):
             order, position = torch.randperm(len(data)), 0
-        real = data[order[position:position + batch]]
+        chosen = order[position:position + batch]
+        real = data[chosen]
         position += batch
-        noise = torch.from_numpy(noise_batch(rng, (batch, 100), args.noise))
+        count = batch if pick == "dis" else g_batch
+        noise = torch.from_numpy(noise_batch(rng, (count, noise_dim), args.noise))
+        real_labels = fake_labels = None
+        gen_inputs = (noise,)
+        if classes:
+            real_labels = labels[chosen]
+            fake_labels = torch.from_numpy(rng.integers(0, classes, count, dtype=np.int64))
+            gen_inputs = (noise, fake_labels)
         t1 = time.perf_counter()
         if pick == "dis":
-            fake = gen(noise).detach()
-            loss = (F.binary_cross_entropy_with_logits(dis(real), real_target)
-                    + F.binary_cross_entropy_with_logits(dis(fake), zeros))
+            fake = gen(*gen_inputs).detach()
+            loss = judge(real, real_target, real_labels) + judge(fake, zeros, fake_labels)
             opt_d.zero_grad(set_to_none=True)
             loss.backward()
             opt_d.step()
         else:
             dis.requires_grad_(False)  # G's update computes no gradient for D's weights
-            out = dis(gen(noise))
-            loss = (F.binary_cross_entropy_with_logits(out, ones) if args.loss != "minimax"
-                    else -F.binary_cross_entropy_with_logits(out, zeros))
+            fake = gen(*gen_inputs)
+            loss = (judge(fake, ones, fake_labels) if args.loss != "minimax"
+                    else judge(fake, g_zeros, fake_labels, minimax=True))
             opt_g.zero_grad(set_to_none=True)
             loss.backward()
             opt_g.step()
@@ -167,6 +259,9 @@ def main(argv=None) -> int:
         alternate_loop(args, torch, data).print_json(threads=torch.get_num_threads(),
                                                      version=torch.__version__)
         return 0
+    expected = "gan_conf.py" if args.data == "uniform" else "gan_conf_image.py"
+    if args.conf.rsplit("/", 1)[-1] != expected:  # build() rebuilds only v1's two confs
+        raise SystemExit(f"benchmark_torch: no PyTorch version of {args.conf} in the v1 loop")
     batch = args.batch_size
     make_gen, make_dis, noise_dim = build(torch, args.data, tuple(data.shape[1:]))
     gen, dis = make_gen(), make_dis()  # the trained copies
