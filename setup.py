@@ -19,5 +19,8 @@ setup(
         # 3.x (README: "Paddle versions and GPUs"). Both are supported.
         "gpu": ["paddlepaddle-gpu>=2.6.2,<4"],
         "test": ["pytest", "ruff"],
+        # s3://, webhdfs:// (and hdfs:// with pyarrow and Hadoop's libhdfs, not installed here:
+        # README, Data and outputs on shared storage). No boto3: s3fs pins its own botocore.
+        "remote": ["fsspec", "s3fs"],
     },
 )

@@ -3,7 +3,8 @@
 Sizes and initialisations follow v1: noise 10, hidden 10, sample 2; every bias starts at 1.0,
 batch-norm scales ~ N(1, 0.02), fc weights use v1's default N(0, 1/sqrt(fan_in)). As in v1
 (`use_global_stats=False`), batch norm always normalises with the batch's own statistics. The
-discriminator returns two logits (real/fake); the softmax of v1 is fused into the loss.
+discriminator returns two logits (real/fake; the softmax of v1 is fused into the loss), or one
+score for the losses that need one.
 Parameter names are structural (`hidden`, `hidden2`, `hidden_bn`, `out`), so the three networks
 built from this module share them exactly.
 """
@@ -65,6 +66,7 @@ def build_generator(sample_shape):
     return MLP(NOISE_DIM, sample_shape[0])
 
 
-def build_discriminator(sample_shape):
-    """points [B, 2] -> logits [B, 2] (index 1 = real)."""
-    return MLP(sample_shape[0], 2)
+def build_discriminator(sample_shape, logits=2):
+    """points [B, 2] -> logits [B, 2] (index 1 = real): v1's. A loss that needs one logit (a
+    score) asks for it with logits=1."""
+    return MLP(sample_shape[0], logits)

@@ -108,9 +108,9 @@ class DCGenerator(nn.Layer):
 
 
 class DCDiscriminator(nn.Layer):
-    """images [B, C, H, W] -> logits [B, 2] (index 1 = real)."""
+    """images [B, C, H, W] -> logits [B, 2] (index 1 = real), or [B, 1] for a one-logit loss."""
 
-    def __init__(self, sample_shape):
+    def __init__(self, sample_shape, logits=2):
         super().__init__()
         channels, size = sample_shape[0], sample_shape[1]
         s2, s4, s8 = sizes(size)
@@ -119,14 +119,15 @@ class DCDiscriminator(nn.Layer):
         self.conv2_bn = _bn(DF_DIM * 2)
         self.conv3 = _conv(DF_DIM * 2, DF_DIM * 4, s4, s8)
         self.conv3_bn = _bn(DF_DIM * 4)
-        self.out = _fc(s8 * s8 * DF_DIM * 4, 2)
+        self.out = _fc(s8 * s8 * DF_DIM * 4, logits)
         self.relu = nn.ReLU()
 
     def forward(self, images):
         x = self.relu(self.conv1(images))
         x = self.relu(self.conv2_bn(self.conv2(x)))
         x = self.relu(self.conv3_bn(self.conv3(x)))
-        return self.out(x.flatten(1))
+        # reshape, not flatten: a gradient penalty's double backward has no op for flatten
+        return self.out(x.reshape([x.shape[0], -1]))
 
 
 def _check_square(sample_shape):
@@ -142,7 +143,7 @@ def build_generator(sample_shape):
     return DCGenerator(sample_shape)
 
 
-def build_discriminator(sample_shape):
-    """images of sample_shape (C, H, W) -> logits [B, 2]."""
+def build_discriminator(sample_shape, logits=2):
+    """images of sample_shape (C, H, W) -> logits [B, 2] (v1), or [B, 1] when asked."""
     _check_square(sample_shape)
-    return DCDiscriminator(sample_shape)
+    return DCDiscriminator(sample_shape, logits)

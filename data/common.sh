@@ -1,5 +1,6 @@
 # Shared by get_mnist_data.sh and get_cifar_data.sh (sourced, not run): clean-up of temporary
-# files, the one-line error, MD5 of a file and a download with a progress bar.
+# files, the one-line error, MD5 of a file, a download with a progress bar and the upload of the
+# checked files to a store.
 
 PROG="$(basename "$0")"
 TMP_FILES=()
@@ -39,3 +40,12 @@ download() {
 }
 
 is_url() { [[ "$1" =~ ^(https?|ftp|file):// ]]; }
+
+# upload_if_asked FOLDER URL: when URL is set (MNIST_UPLOAD, CIFAR_UPLOAD), copy FOLDER's files
+# to that folder on a store through fsspec (data/upload.py: one line on failure), with $PYTHON
+# (the trainer's own interpreter, for --download) or python3.
+upload_if_asked() {
+  [[ -z "$2" ]] && return 0
+  "${PYTHON:-python3}" "$(dirname "${BASH_SOURCE[0]}")/upload.py" "$1" "$2" \
+    || die "upload to $2 failed"
+}

@@ -11,6 +11,8 @@
 #   CIFAR_SOURCE=DIR_OR_URL  use this instead of the official site: a directory holding
 #                            cifar-10-binary.tar.gz, a base URL serving it, or the archive itself
 #   CIFAR_DIR=DIR            destination instead of data/cifar_data/
+#   CIFAR_UPLOAD=URL         then copy the checked batches to this folder on a store (s3://...,
+#                            hdfs://..., webhdfs://...; needs pip install -e ".[remote]")
 #   CIFAR_MD5=SUM            for tests only: the sum a test-made archive must match
 set -euo pipefail
 
@@ -36,6 +38,7 @@ all_batches_present() {
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$EXPECTED_MD5" ]] && all_batches_present; then
   echo "CIFAR-10 already present and valid in $BATCH_DIR, skipped"
+  upload_if_asked "$BATCH_DIR" "${CIFAR_UPLOAD:-}"
   exit 0
 fi
 
@@ -135,3 +138,4 @@ for batch in "${BATCHES[@]}"; do
 done >"$BATCH_DIR/.checksums.md5"
 echo "$EXPECTED_MD5" >"$STAMP"
 echo "CIFAR-10 is ready in $BATCH_DIR"
+upload_if_asked "$BATCH_DIR" "${CIFAR_UPLOAD:-}"

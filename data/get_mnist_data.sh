@@ -8,6 +8,8 @@
 #   MNIST_SOURCE=DIR_OR_URL  use only this source instead of the public mirrors: a directory
 #                            holding the files (uncompressed or .gz) or a base URL serving the .gz
 #   MNIST_DIR=DIR            destination instead of data/mnist_data/
+#   MNIST_UPLOAD=URL         then copy the checked files to this folder on a store (s3://...,
+#                            hdfs://..., webhdfs://...; needs pip install -e ".[remote]")
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -108,3 +110,4 @@ for entry in "${FILES[@]}"; do
 done
 
 echo "MNIST is ready in $DEST"
+upload_if_asked "$DEST" "${MNIST_UPLOAD:-}"

@@ -1,8 +1,9 @@
 """Command line of tools/gan_trainer.py: flags -> settings -> run, and the exit codes.
 
 Exit codes: 0 done; 2 bad usage, config, data, checkpoint or device (a `UsageError`: one line,
-no traceback); 3 training diverged (a NaN/Inf loss or parameter); 130 / 143 stopped by SIGINT /
-SIGTERM after the current step. The only module of paddle_gan that parses argv.
+no traceback); 3 training diverged (a NaN/Inf loss or parameter, or data-parallel ranks that
+differ); 4 another process of a data-parallel run stopped; 130 / 143 stopped by SIGINT / SIGTERM
+after the current step. The only module of paddle_gan that parses argv.
 """
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ import subprocess
 import sys
 from typing import List, Optional
 
-from . import runtime
+from . import runtime, storage
 from .config import REPO_ROOT, resolve_settings
-from .errors import DataError, Diverged, UsageError
+from .errors import DataError, Diverged, RankLost, UsageError, failure_line
 from .registry import DATASETS, EXECUTIONS, PLUGINS, SCHEDULERS
 
-EXIT_OK, EXIT_USAGE, EXIT_DIVERGED = 0, 2, 3
+EXIT_OK, EXIT_USAGE, EXIT_DIVERGED, EXIT_RANK_LOST = 0, 2, 3, 4
 EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
 
 
@@ -29,19 +30,33 @@ by their dotted names with --set: optimizer.learning_rate|beta1|beta2, scheduler
 (false: train on MNIST/CIFAR look-alikes of the official file sizes), ring.modes|radius|sigma
 and grid.side|spacing|sigma (the layout of the 2-D mixtures),
 execution ({executions}; fast is the default, plain the literal v1 step with Paddle's own
-layers, for debugging), plugins (e.g. '[console,samples]'), plugin_options.<plugin>.<option>.
+layers, for debugging), plugins (e.g. '[console,samples]'), plugin_options.<plugin>.<option>,
+storage_options.<name> (fsspec's options for URLs: credentials, endpoint_url; masked wherever
+settings are written), remote_cache (where URLs are cached and staged; default output/remote).
+data_dir, --output_dir and --resume take s3://, hdfs:// and webhdfs:// URLs (pip install -e
+".[remote]"; README: Data and outputs on shared storage).
 Plugins: {plugins} (options: README).
 Data sources: {datasets}; a package adds its own through entry points (README).
 
 Exit codes: 0 done, 2 bad usage/config/data/checkpoint/device/output folder (one line), 3
-diverged (NaN/Inf), 130/143 stopped by SIGINT/SIGTERM (after saving a checkpoint, when the
-checkpoint plugin is on).
+diverged (NaN/Inf, or data-parallel ranks that differ), 4 another process of a data-parallel run
+stopped, 130/143 stopped by SIGINT/SIGTERM (after saving a checkpoint, when the checkpoint plugin
+is on).
+Data-parallel: python -m paddle.distributed.launch --nproc_per_node N tools/gan_trainer.py ...
+(README: Several processes or machines; batch_split says how batch_size is shared).
 
 More tools: tools/generate.py (samples from a checkpoint), tools/export.py (inference model),
 tools/evaluate.py (metrics of a checkpoint), tools/sweep.py (a grid of runs),
 tools/benchmark.py (speed and memory), tools/train_classifier.py (the MNIST feature extractor).
 Each has --help.
 """
+
+
+def count_or_epoch(text: str):
+    try:
+        return text if text == "epoch" else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or epoch, got {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,12 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
         "default: the GPU when the build and a device are there")
     add("--gpu_id", type=int, metavar="N", help="which GPU (default 0)")
     add("--num_passes", type=int, metavar="N", help="passes to train (default: the run config's)")
-    add("--iters_per_pass", type=int, metavar="N",
-        help="iterations a pass: a picture, metrics and a checkpoint after each")
+    add("--iters_per_pass", type=count_or_epoch, metavar="N|epoch",
+        help="iterations a pass (a picture, metrics and a checkpoint after each); epoch: as "
+        "many as the data has whole batches")
     add("--batch_size", type=int, metavar="N", help="samples a batch (v1: 128)")
     add("--seed", type=int, metavar="N", help="same seed, same results (on the CPU)")
-    add("--output_dir", metavar="DIR", help="default: output/<data>")
-    add("--resume", metavar="auto|PATH", help="continue from the newest checkpoint or PATH")
+    add("--output_dir", metavar="DIR", help="default: output/<data>; or a URL (s3://, hdfs://, "
+        "webhdfs://): staged locally, uploaded in the background")
+    add("--resume", metavar="auto|PATH", help="continue from the newest checkpoint or PATH (a "
+        "checkpoint folder, or its URL)")
     add("--download", action="store_true", help="fetch the data first (data/get_<d>_data.sh)")
     add("--set", action="append", default=[], metavar="KEY=VALUE",
         help="any setting, e.g. --set scheduler.name=alternate --set optimizer.beta1=0.9")
@@ -99,11 +117,16 @@ def download(settings) -> None:
     variable = settings.data.upper()
     if settings.data_dir:  # the scripts' own default is data/<name>_data, the settings' default
         env[f"{variable}_DIR"] = str(settings.resolved_data_dir().resolve())
+    upload = storage.is_remote(settings.data_dir)
+    if upload:  # fetched into the cache, then sent to the store
+        env[f"{variable}_UPLOAD"] = settings.data_dir
+        env["PYTHON"] = sys.executable
     result = subprocess.run(["bash", str(REPO_ROOT / "data" / script)], env=env)
     if result.returncode != 0:
         raise DataError(
-            f"data/{script} could not fetch {settings.data} (exit {result.returncode}, its reason "
-            f"above); without a network, put the files in a folder and run "
+            f"data/{script} could not fetch {settings.data}{' or upload it' if upload else ''} "
+            f"(exit {result.returncode}, its reason above); without a network, put the files in a "
+            "folder and run "
             f"`{variable}_SOURCE=FOLDER bash data/{script}`, or point --set data_dir=FOLDER at "
             "them (README: MNIST and CIFAR-10)")
 
@@ -131,20 +154,18 @@ def _main(argv: Optional[List[str]]) -> int:
             download(settings)
         state = run(settings, notes)
     except UsageError as err:
-        return fail(f"error: {err}", EXIT_USAGE)
+        return fail(err, EXIT_USAGE)
     except Diverged as err:
-        return fail(f"error: training diverged: {err}; nothing was saved from this state",
-                    EXIT_DIVERGED)
-    except KeyboardInterrupt:
+        return fail(err, EXIT_DIVERGED)
+    except RankLost as err:
+        return fail(err, EXIT_RANK_LOST)
+    except KeyboardInterrupt as err:
         # A second SIGINT during training stops at once, without a checkpoint.
-        return fail("stopped by SIGINT", EXIT_SIGNAL["SIGINT"])
+        return fail(err, EXIT_SIGNAL["SIGINT"])
     return EXIT_SIGNAL.get(state.stop_reason, EXIT_OK)
 
 
-def fail(message: str, code: int) -> int:
-    """The one line of a failed run: on stderr, and as the last line of train.log."""
-    print(message, file=sys.stderr)
-    from .run import log_failure  # imports Paddle: only now, when the run got that far
-
-    log_failure(message)
+def fail(err: BaseException, code: int) -> int:
+    """The one line of a failed run on stderr (the run wrote it into train.log already)."""
+    print(failure_line(err), file=sys.stderr)
     return code

@@ -15,12 +15,13 @@ import math
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, get_args, get_origin, get_type_hints
+from typing import Any, Dict, List, Optional, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
 from .errors import ConfigError, did_you_mean, shorten
-from .registry import DATASETS, EXECUTIONS, PLUGINS, SCHEDULERS
+from .registry import DATASETS, EXECUTIONS, LOSSES, OPTIMIZERS, PLUGINS, SCHEDULERS
+from .storage import is_remote, local_folder, local_path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO_ROOT / "conf"
@@ -28,13 +29,37 @@ MAX_SEED = 2**32 - 1  # what NumPy's global seed and Paddle's generator take
 # Passes, iterations and other counts: 10^9 of each keeps every product (the step) in int64.
 MAX_COUNT = 10**9
 MAX_YAML_BYTES = 1 << 20  # a run config is a screenful; a bigger file is a mistake
+DEFAULT_REMOTE_CACHE = Path("output") / "remote"
+MASK = "***"  # what config.yaml, checkpoints and dashboards show of each storage option
 
 
 @dataclass
 class OptimizerSettings:
+    """One network's optimiser (`optimizer` for both, `optimizer_d`/`optimizer_g` to differ);
+    beta1/beta2 are Adam's, rho RMSProp's, momentum RMSProp's and SGD's."""
+
+    name: str = field(default="adam", metadata={"registry": OPTIMIZERS})
     learning_rate: float = field(default=1e-4, metadata={"min": 1e-12, "max": 100.0})
     beta1: float = field(default=0.5, metadata={"min": 0.0, "max": 0.999999})
     beta2: float = field(default=0.999, metadata={"min": 0.0, "max": 0.999999})
+    epsilon: float = field(default=1e-8, metadata={"min": 1e-16, "max": 1.0})
+    rho: float = field(default=0.9, metadata={"min": 0.0, "max": 0.999999})
+    momentum: float = field(default=0.0, metadata={"min": 0.0, "max": 0.999999})
+
+
+@dataclass
+class LossSettings:
+    name: str = field(default="v1", metadata={"registry": LOSSES})
+    # one-sided label smoothing for the logistic losses: the real label (0.9 is the usual)
+    real_label: float = field(default=1.0, metadata={"min": 0.5, "max": 1.0})
+    gp_lambda: float = field(default=10.0, metadata={"min": 0.0, "max": 1e6})  # wgan_gp
+    # R1 penalty (gamma/2 E||grad D(real)||^2), for the logistic losses; 0: off
+    r1_gamma: float = field(default=0.0, metadata={"min": 0.0, "max": 1e6})
+    # a conditional conf (NUM_CLASSES): weight of the auxiliary class cross-entropy (AC-GAN)
+    aux_weight: float = field(default=1.0, metadata={"min": 0.0, "max": 1e6})
+    # G's loss over this many batches of noise: the iteration's, and more drawn by the step
+    # (the Keras AC-GAN trains G on 2)
+    g_batches: int = field(default=1, metadata={"min": 1, "max": 64})
 
 
 @dataclass
@@ -67,7 +92,7 @@ class GridSettings:
 class Settings:
     data: str = field(default="uniform", metadata={"registry": DATASETS})
     conf: str = "conf/gan_conf.py"  # the conf module; relative paths are from the repo root
-    data_dir: str = ""  # default: data/<data>_data
+    data_dir: str = ""  # default: data/<data>_data; a URL (s3://, hdfs://...) is cached locally
     # the 2-D sources (uniform, ring, grid): how many points are drawn
     data_size: int = field(default=1_000_000, metadata={"min": 1, "max": 10**12})
     ring: RingSettings = field(default_factory=RingSettings)
@@ -76,15 +101,34 @@ class Settings:
     # another data set in the same format (Fashion-MNIST, say)
     verify_data: bool = True
     num_passes: int = field(default=100, metadata={"min": 1, "max": MAX_COUNT})
-    iters_per_pass: int = field(default=10_000, metadata={"min": 1, "max": MAX_COUNT})
+    # or "epoch": as many iterations as the data has whole batches
+    iters_per_pass: Union[int, str] = field(default=10_000, metadata={
+        "min": 1, "max": MAX_COUNT, "words": ("epoch",)})
     batch_size: int = field(default=128, metadata={"min": 1, "max": 1 << 20})
+    # data-parallel (paddle.distributed.launch): batch_size is the whole step's batch, each of
+    # N processes taking batch_size / N ("global"), or each process's ("per_process": the
+    # step's batch is N x batch_size)
+    batch_split: str = field(default="global", metadata={"choices": ("global", "per_process")})
     seed: int = field(default=1, metadata={"min": 0, "max": MAX_SEED})
     use_gpu: Optional[bool] = None  # None: GPU when the build and a device are there
     gpu_id: int = field(default=0, metadata={"min": 0, "max": 1023})
-    output_dir: str = ""  # default: output/<data>
-    resume: str = ""  # "", "auto" or a checkpoint path
+    output_dir: str = ""  # default: output/<data>; a URL is staged locally and uploaded
+    resume: str = ""  # "", "auto" or a checkpoint path (or URL)
+    # fsspec's options for URLs (credentials, endpoint_url, ...); every value is masked wherever
+    # settings are written (config.yaml, checkpoints, VisualDL, the log)
+    storage_options: Dict[str, Any] = field(default_factory=dict, metadata={"free": True})
+    # where data read from a URL is cached and a run writing to a URL is staged on this machine
+    remote_cache: str = ""  # default: output/remote
     execution: str = field(default="fast", metadata={"registry": EXECUTIONS})
+    loss: LossSettings = field(default_factory=LossSettings)
     optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
+    # per network; None: `optimizer`. Keys given here override `optimizer`'s (see resolve_settings)
+    optimizer_d: Optional[OptimizerSettings] = None
+    optimizer_g: Optional[OptimizerSettings] = None
+    noise: str = field(default="normal", metadata={"choices": ("normal", "uniform")})
+    # the pixel range of images, which the conf's generator produces and the data is scaled to
+    pixel_range: List[float] = field(default_factory=lambda: [-1.0, 1.0],
+                                     metadata={"min": -1e6, "max": 1e6, "increasing": True})
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     plugins: List[str] = field(
         default_factory=lambda: ["console", "samples", "visualdl", "metrics", "checkpoint"],
@@ -92,10 +136,24 @@ class Settings:
     plugin_options: Dict[str, Dict[str, Any]] = field(default_factory=dict)
 
     def resolved_output_dir(self) -> Path:
-        return Path(self.output_dir or f"output/{self.data}")
+        """Where the run writes: the output dir, or for a URL its local staging folder."""
+        if is_remote(self.output_dir):
+            return local_folder(self.output_dir, self.resolved_remote_cache(), "runs")
+        return local_path(self.output_dir or f"output/{self.data}")
 
     def resolved_data_dir(self) -> Path:
-        return Path(self.data_dir or REPO_ROOT / "data" / f"{self.data}_data")
+        """Where the data is read: the data dir, or for a URL its local cache."""
+        if is_remote(self.data_dir):
+            return local_folder(self.data_dir, self.resolved_remote_cache(), "data")
+        return local_path(self.data_dir or REPO_ROOT / "data" / f"{self.data}_data")
+
+    def resolved_remote_cache(self) -> Path:
+        return local_path(self.remote_cache or DEFAULT_REMOTE_CACHE)
+
+    def optimizer_of(self, network: str) -> OptimizerSettings:
+        """The optimiser settings of DIS or GEN."""
+        own = self.optimizer_d if network == "dis" else self.optimizer_g
+        return own or self.optimizer
 
     def resolved_conf_path(self) -> Path:
         path = Path(self.conf)
@@ -113,10 +171,19 @@ def _check_value(where: str, value: Any, hint: Any, meta: dict) -> Any:
             return None
         hint = next(a for a in get_args(hint) if a is not type(None))
         origin = get_origin(hint)
+    if origin is Union:  # a number, or one of the words the setting takes ("epoch")
+        if isinstance(value, str):
+            if value not in meta["words"]:
+                raise ConfigError(f"{where} must be a number or {' or '.join(meta['words'])}, "
+                                  f"got {_short(value)}")
+            return value
+        hint = int
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             raise ConfigError(f"{where} must be a mapping, got {_short(value)}")
         return _build(hint, value, where + ".")
+    if origin in (list, List) and get_args(hint) == (float,):
+        return _check_range_pair(where, value, meta)
     if origin in (list, List):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where} must be a list of names, got {_short(value)}")
@@ -124,6 +191,10 @@ def _check_value(where: str, value: Any, hint: Any, meta: dict) -> Any:
             if "registry" in meta:
                 meta["registry"].check(name, where)
         return list(value)
+    if origin in (dict, Dict) and meta.get("free"):  # passed on as it is (storage_options)
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise ConfigError(f"{where} must be a mapping of names, got {_short(value)}")
+        return dict(value)
     if origin in (dict, Dict):
         if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
             raise ConfigError(f"{where} must map names to mappings, got {_short(value)}")
@@ -147,11 +218,25 @@ def _check_value(where: str, value: Any, hint: Any, meta: dict) -> Any:
         raise ConfigError(f"{where} must be a finite number, got {_short(value)}")
     if "registry" in meta:
         meta["registry"].check(value, where)
+    if "choices" in meta and value not in meta["choices"]:
+        raise ConfigError(f"{where} must be one of {', '.join(meta['choices'])}, got "
+                          f"{_short(value)}")
     if "min" in meta and value < meta["min"]:
         raise ConfigError(f"{where} must be at least {meta['min']}, got {_short(value)}")
     if "max" in meta and value > meta["max"]:
         raise ConfigError(f"{where} must be at most {meta['max']}, got {_short(value)}")
     return value
+
+
+def _check_range_pair(where: str, value: Any, meta: dict) -> List[float]:
+    """[low, high]: two finite numbers within the setting's bounds, low below high."""
+    if not (isinstance(value, list) and len(value) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        raise ConfigError(f"{where} must be [low, high], got {_short(value)}")
+    low, high = (_check_value(where, float(v), float, meta) for v in value)
+    if not low < high:
+        raise ConfigError(f"{where} must be [low, high] with low < high, got {_short(value)}")
+    return [low, high]
 
 
 def _build(cls, raw: dict, prefix: str = ""):
@@ -266,6 +351,11 @@ def _import_conf(path: Path, mtime_ns: int):
     if missing:
         raise ConfigError(f"conf module {path} does not define {', '.join(missing)} "
                           f"(a conf module defines {', '.join(CONF_INTERFACE)})")
+    for name in ("NOISE_DIM", "NUM_CLASSES"):  # NUM_CLASSES only in a conditional conf
+        value = getattr(module, name, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1 << 20:
+            raise ConfigError(f"conf module {path}: {name} must be a whole number from 1 to "
+                              f"{1 << 20}, got {_short(value)}")
     return module
 
 
@@ -298,12 +388,24 @@ def resolve_settings(
         merged["data"] = data
     conf_path = Settings(conf=str(merged.get("conf", Settings.conf))).resolved_conf_path()
     conf = load_conf_module(conf_path)
-    conf_defaults = getattr(conf, "DEFAULTS", {})
-    return settings_from_dict(deep_merge(conf_defaults, merged))
+    merged = deep_merge(getattr(conf, "DEFAULTS", {}), merged)
+    for own in ("optimizer_d", "optimizer_g"):  # a network's optimiser: what differs from both's
+        if isinstance(merged.get(own), dict) and isinstance(merged.get("optimizer", {}), dict):
+            merged[own] = deep_merge(merged.get("optimizer", {}), merged[own])
+    return settings_from_dict(merged)
 
 
 def settings_to_dict(settings: Settings) -> dict:
+    """The settings as plain data, for every place they are written or shown: the values of
+    `storage_options` (credentials, often) are masked."""
+    settings = dataclasses.replace(settings, storage_options=_masked(settings.storage_options))
     return dataclasses.asdict(settings)
+
+
+def _masked(options):
+    if isinstance(options, dict):
+        return {key: _masked(value) for key, value in options.items()}
+    return MASK
 
 
 def flatten_settings(settings: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:

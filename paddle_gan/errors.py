@@ -3,7 +3,8 @@
 Every `UsageError` is something the user can fix (a flag, a setting, a data file, a checkpoint,
 the device, a folder): its message is one line that names the thing and what is wrong, and the
 tools print it as `error: ...` with exit code 2, never a traceback. `Diverged` is not the user's
-input but the training itself (exit code 3).
+input but the training itself (exit code 3); `RankLost`, another process of a data-parallel run
+that went away (exit code 4).
 """
 from __future__ import annotations
 
@@ -40,6 +41,11 @@ class Diverged(Exception):
         self.name, self.value, self.kind = name, value, kind
 
 
+class RankLost(Exception):
+    """Data-parallel: a collective failed because another process of the run stopped (exit
+    code 4)."""
+
+
 def shorten(text: str, limit: int = 60) -> str:
     """`text` on one line, cut to `limit` characters: an error line quotes what the user wrote,
     which may be anything."""
@@ -53,3 +59,12 @@ def did_you_mean(name: str, valid, prefix: str = "") -> str:
 
     close = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1)
     return f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+
+
+def failure_line(err: BaseException) -> str:
+    """The one line a run that failed with `err` ends with, on stderr and in train.log."""
+    if isinstance(err, Diverged):
+        return f"error: training diverged: {err}; nothing was saved from this state"
+    if isinstance(err, KeyboardInterrupt):  # a second SIGINT stops at once, without a checkpoint
+        return "stopped by SIGINT"
+    return f"error: {err}"

@@ -1,4 +1,5 @@
-"""Samples from a loaded checkpoint's generator: the noise, the PNG and .npy files.
+"""Samples from a loaded checkpoint's generator: the noise (and a conditional generator's
+classes), the PNG and .npy files.
 
 With the run's fixed noise the picture is made exactly as the `samples` plugin made it (same
 `networks.generate`, same `render.save_samples`, same title), so the picture a run logged for a
@@ -9,25 +10,30 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import List, Optional
 
 import numpy as np
 
 from . import storage
 from .checkpoint.reader import Loaded
+from .errors import UsageError
+from .noise import balanced_labels, sample_noise
 
 
-def write_samples(loaded: Loaded, noise: np.ndarray, out_prefix, title: str) -> tuple:
-    """Generate for `noise`; write `<out_prefix>.png` and `<out_prefix>.npy`; return both paths."""
+def write_samples(loaded: Loaded, noise: np.ndarray, out_prefix, title: str,
+                  labels: Optional[np.ndarray] = None, columns: int = 8) -> tuple:
+    """Generate for `noise` (and a conditional generator's `labels`); write `<out_prefix>.png`
+    (a grid of `columns`) and `<out_prefix>.npy`; return both paths."""
     from .metrics.two_d import true_distribution
     from .networks import generate
     from .render import samples_png
 
-    samples = generate(loaded.generator, noise)
+    samples = generate(loaded.generator, noise, labels)
     out_prefix = Path(out_prefix)
     storage.make_folder(out_prefix.parent, "output folder")
     png, npy = Path(f"{out_prefix}.png"), Path(f"{out_prefix}.npy")
     picture = samples_png(samples, loaded.pixel_range, title,
-                          true_distribution(loaded.data_settings))
+                          true_distribution(loaded.data_settings), columns)
     storage.write_bytes(png, picture, "picture")
     buffer = io.BytesIO()
     np.save(buffer, samples)
@@ -35,10 +41,49 @@ def write_samples(loaded: Loaded, noise: np.ndarray, out_prefix, title: str) -> 
     return png, npy
 
 
+def choose_labels(loaded: Loaded, count: int, labels: Optional[List[int]] = None,
+                  class_id: Optional[int] = None) -> Optional[np.ndarray]:
+    """The classes to generate: `labels` one per sample, `count` of `class_id`, or for a
+    conditional generator by default every class in turn; None for an unconditional one.
+    Raises UsageError for classes the generator does not have."""
+    asked = labels if labels is not None else None if class_id is None else [class_id]
+    classes = loaded.num_classes
+    if not classes:
+        if asked is not None:
+            raise UsageError(f"{loaded.path}: the generator is not conditional; it takes no "
+                             "--labels or --class")
+        return None
+    wrong = [label for label in asked or () if not 0 <= label < classes]
+    if wrong:
+        raise UsageError(f"class {wrong[0]} is not one of the generator's classes 0..{classes - 1}")
+    if labels is not None:
+        return np.asarray(labels, dtype=np.int64)
+    if class_id is not None:
+        return np.full(count, class_id, dtype=np.int64)
+    return balanced_labels(count, classes)
+
+
+def write_new_samples(loaded: Loaded, count: int, seed: int, out_prefix,
+                      labels: Optional[List[int]] = None,
+                      class_id: Optional[int] = None) -> tuple:
+    """`count` samples from noise of `seed`; for a conditional generator one for each class in
+    `labels`, `count` of `class_id`, or by default every class in turn (a column each)."""
+    chosen = choose_labels(loaded, count, labels, class_id)
+    count = count if chosen is None else len(chosen)
+    noise = sample_noise(count, seed, loaded.noise_dim, loaded.noise_distribution)
+    title, columns = f"{count} samples, seed {seed}", 8
+    if chosen is not None and labels is None and class_id is None:
+        title, columns = f"{title}; column c: class c", loaded.num_classes
+    elif chosen is not None:
+        title = f"{title}; class {','.join(str(c) for c in dict.fromkeys(chosen.tolist()))}"
+    return write_samples(loaded, noise, out_prefix, title, chosen, columns)
+
+
 def regenerate_pass_picture(loaded: Loaded, out_prefix) -> tuple:
     """The `samples` plugin's picture for the pass this checkpoint ended, from the fixed noise."""
-    from .render import pass_title
+    from .render import grid_columns, pass_title
 
-    saved_at = loaded.meta["saved_at"]
+    saved_at, classes = loaded.meta["saved_at"], loaded.num_classes
     return write_samples(loaded, loaded.fixed_noise, out_prefix,
-                         title=pass_title(saved_at["pass_id"], saved_at["global_step"]))
+                         pass_title(saved_at["pass_id"], saved_at["global_step"], bool(classes)),
+                         loaded.fixed_labels, grid_columns(len(loaded.fixed_noise), classes))

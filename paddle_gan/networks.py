@@ -9,30 +9,32 @@ a name found in only one network is skipped and a shape mismatch is an error.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import paddle
 import paddle.nn as nn
 
 from .config import conf_error
+from .distributed import ALONE, Ranks
 from .errors import Diverged, SyncError
-from .state import DIS
+from .state import DIS, GEN
 
 
 class GeneratorTraining(nn.Layer):
-    """noise -> G -> D -> logits; D is frozen here (its values only ever arrive by sync)."""
+    """noise (and labels) -> G -> D -> outputs; D is frozen here (its values only ever arrive by
+    sync)."""
 
     def __init__(self, gen: nn.Layer, dis: nn.Layer):
         super().__init__()
         self.gen, self.dis = gen, dis
 
-    def forward(self, noise):
-        return self.dis(self.gen(noise))
+    def forward(self, noise, labels=None):
+        return self.dis(self.gen(noise) if labels is None else self.gen(noise, labels))
 
 
 class DiscriminatorTraining(nn.Layer):
-    """sample -> D -> logits."""
+    """sample -> D -> outputs (a conditional conf's: real/fake outputs and class logits)."""
 
     def __init__(self, dis: nn.Layer):
         super().__init__()
@@ -43,14 +45,15 @@ class DiscriminatorTraining(nn.Layer):
 
 
 class Generator(nn.Layer):
-    """noise -> G -> sample; inference only, it makes the fake batches and the sample grids."""
+    """noise (and labels) -> G -> sample; inference only, it makes the fake batches and the
+    sample grids."""
 
     def __init__(self, gen: nn.Layer):
         super().__init__()
         self.gen = gen
 
-    def forward(self, noise):
-        return self.gen(noise)
+    def forward(self, noise, labels=None):
+        return self.gen(noise) if labels is None else self.gen(noise, labels)
 
 
 Pairs = List[Tuple[str, paddle.Tensor, paddle.Tensor]]
@@ -99,12 +102,15 @@ def _keep_running_statistics(layer: nn.Layer) -> None:
 
 
 def _changeable(network: nn.Layer) -> set:
-    """Names a training step of `network` can change: trainable parameters, and running
-    statistics of batch norms whose momentum lets them move."""
+    """Names a training step of `network` can change: trainable parameters, running statistics
+    of batch norms whose momentum lets them move, and every other buffer (spectral norm's power
+    iteration vectors, say: they move with each forward in training mode)."""
     names = {name for name, param in network.named_parameters() if not param.stop_gradient}
+    fixed = set()
     for prefix, bn in network.named_sublayers():
-        if isinstance(bn, nn.layer.norm._BatchNormBase) and bn._momentum != 1.0:
-            names.update({f"{prefix}._mean", f"{prefix}._variance"})
+        if isinstance(bn, nn.layer.norm._BatchNormBase) and bn._momentum == 1.0:
+            fixed.update({f"{prefix}._mean", f"{prefix}._variance"})
+    names.update(name for name, _ in network.named_buffers() if name not in fixed)
     return names
 
 
@@ -123,6 +129,8 @@ class Networks:
     opt_d: paddle.optimizer.Optimizer
     noise_dim: int
     sample_shape: tuple
+    num_classes: int = 0  # a conditional conf's NUM_CLASSES; 0: unconditional
+    ranks: Ranks = ALONE  # data-parallel: the processes whose gradients are averaged
 
     def __post_init__(self):
         # The pairs are fixed once built (optimisers update tensors in place), so sync after
@@ -136,6 +144,15 @@ class Networks:
         self._after_dis = [p for p in shared_pairs(self.dis_training, self.gen_training)
                            if p[0] in dis_changes]
         self._after_gen = [p for p in self._from_gen if p[0] in gen_changes]
+
+    def update(self, network: str) -> None:
+        """DIS's or GEN's optimiser step on its gradients (data-parallel: every rank's,
+        averaged first), which are then cleared."""
+        optimizer, net = ((self.opt_d, self.dis_training) if network == DIS else
+                          (self.opt_g, self.gen_training.gen))
+        self.ranks.average_gradients(net.parameters())
+        optimizer.step()
+        optimizer.clear_grad()
 
     def sync_after(self, trained: str) -> None:
         """v1's rule: after a D step D -> generator_training; after a G step G -> the others."""
@@ -153,21 +170,25 @@ class Networks:
                 raise Diverged(f"gen_training/{name}", "NaN/Inf", kind="parameter")
 
 
-def build_from_conf(conf, builder: str, sample_shape: tuple) -> nn.Layer:
-    """conf.<builder>(sample_shape). It is the user's own code: any error in it becomes one
+def build_from_conf(conf, builder: str, *args) -> nn.Layer:
+    """conf.<builder>(*args). It is the user's own code: any error in it becomes one
     ConfigError line naming the conf file and line."""
     try:
-        return getattr(conf, builder)(tuple(sample_shape))
+        return getattr(conf, builder)(*args)
     except Exception as err:
-        raise conf_error(conf.__file__, err) from err
+        raise conf_error(getattr(conf, "__file__", conf), err) from err
 
 
-def build_networks(conf, sample_shape: tuple, optimizer_settings) -> Networks:
-    """Three networks from one conf module, each with its own parameters, synced once."""
+def build_networks(conf, sample_shape: tuple, settings, logits: int = 2) -> Networks:
+    """Three networks from one conf module, each with its own parameters, synced once. D is
+    asked for `logits` outputs (what the loss needs); the optimisers are `settings`'."""
+    from .registry import OPTIMIZERS
+
     shape = tuple(sample_shape)
     gen_training = GeneratorTraining(build_from_conf(conf, "build_generator", shape),
-                                     build_from_conf(conf, "build_discriminator", shape))
-    dis_training = DiscriminatorTraining(build_from_conf(conf, "build_discriminator", shape))
+                                     build_from_conf(conf, "build_discriminator", shape, logits))
+    dis_training = DiscriminatorTraining(
+        build_from_conf(conf, "build_discriminator", shape, logits))
     generator = Generator(build_from_conf(conf, "build_generator", shape))
     _freeze(gen_training.dis)
     _freeze(generator)
@@ -179,31 +200,48 @@ def build_networks(conf, sample_shape: tuple, optimizer_settings) -> Networks:
         if uses_batch_statistics(network):
             _keep_running_statistics(network)
 
-    def adam(params):
-        return paddle.optimizer.Adam(
-            learning_rate=optimizer_settings.learning_rate,
-            beta1=optimizer_settings.beta1,
-            beta2=optimizer_settings.beta2,
-            parameters=params,
-        )
+    def optimizer(network: str, params):
+        own = settings.optimizer_of(network)
+        return OPTIMIZERS.get(own.name)(own, params)
 
     nets = Networks(
         gen_training=gen_training,
         dis_training=dis_training,
         generator=generator,
-        opt_g=adam(gen_training.gen.parameters()),
-        opt_d=adam(dis_training.parameters()),
+        opt_g=optimizer(GEN, gen_training.gen.parameters()),
+        opt_d=optimizer(DIS, dis_training.parameters()),
         noise_dim=int(conf.NOISE_DIM),
         sample_shape=shape,
+        num_classes=int(getattr(conf, "NUM_CLASSES", 0)),
     )
     nets.sync_all()
     return nets
 
 
-def generate(generator: Generator, noise: np.ndarray, chunk: int = 256) -> np.ndarray:
-    """Samples for `noise` from the inference generator, in fixed-size chunks (so the same noise
-    always gives the same bytes, whoever calls)."""
+def discriminator_outputs(nets: Networks) -> Tuple[int, int]:
+    """How many outputs D gives per sample: (real/fake outputs, class logits; 0 for an
+    unconditional D). One forward of two zero samples, in inference mode (which moves no
+    statistics and draws no randomness), the networks' modes kept."""
+    dis, was_training = nets.dis_training, nets.dis_training.training
+    dis.eval()
+    try:
+        with paddle.no_grad():
+            out = dis(paddle.zeros([2, *nets.sample_shape]))
+    finally:
+        dis.train() if was_training else dis.eval()
+    adversarial, classes = out if isinstance(out, (tuple, list)) else (out, None)
+    width = int(np.prod(adversarial.shape[1:]))
+    return width, 0 if classes is None else int(np.prod(classes.shape[1:]))
+
+
+def generate(generator: Generator, noise: np.ndarray, labels: Optional[np.ndarray] = None,
+             chunk: int = 256) -> np.ndarray:
+    """Samples for `noise` (and, for a conditional generator, `labels`) from the inference
+    generator, in fixed-size chunks (so the same noise always gives the same bytes, whoever
+    calls)."""
+    parts = []
     with paddle.no_grad():
-        parts = [generator(paddle.to_tensor(noise[i : i + chunk])).numpy()
-                 for i in range(0, len(noise), chunk)]
+        for i in range(0, len(noise), chunk):
+            extra = [] if labels is None else [paddle.to_tensor(labels[i : i + chunk])]
+            parts.append(generator(paddle.to_tensor(noise[i : i + chunk]), *extra).numpy())
     return np.concatenate(parts)

@@ -15,11 +15,15 @@ unknown name is an error that suggests the closest one and lists what exists.
 What each kind's factory is:
 - plugin (`paddle_gan.plugins`): a `paddle_gan.plugins.base.Plugin` subclass with an `Options`
   dataclass; the run calls it with the validated options.
-- data source (`paddle_gan.datasets`): a function (Settings) -> `ArrayDataset`, the training split.
+- data source (`paddle_gan.datasets`): a function (Settings) -> `ArrayDataset`, the training split;
+  its module may define `load_test(settings)`, the test split (the `history` plugin's).
 - scheduler (`paddle_gan.schedulers`): a function (SchedulerSettings) -> a scheduler, an object
   with `choose(d_loss, g_loss) -> DIS | GEN`, `strike`, `state_dict()`, `load_state_dict()`.
-- execution path (`paddle_gan.executions`): a function (Networks) -> a step with the methods of
-  `paddle_gan.step.GanStep` (`to_device`, `forward`, `train`).
+- execution path (`paddle_gan.executions`): a function (Networks, Objective, RandomStream) -> a step
+  with the methods of `paddle_gan.step.GanStep` (`to_device`, `forward`, `train`).
+- loss (`paddle_gan.losses`): a `paddle_gan.losses.Loss` subclass, called with LossSettings.
+- optimiser (`paddle_gan.optimizers`): a function (OptimizerSettings, parameters) -> a Paddle
+  optimizer.
 """
 from __future__ import annotations
 
@@ -111,6 +115,7 @@ PLUGINS = Registry(
         "visualdl": "paddle_gan.plugins.visualdl:VisualDLPlugin",
         "metrics": "paddle_gan.plugins.metrics:MetricsPlugin",
         "checkpoint": "paddle_gan.plugins.checkpoint:CheckpointPlugin",
+        "history": "paddle_gan.plugins.history:HistoryPlugin",
     },
 )
 DATASETS = Registry(
@@ -135,5 +140,24 @@ EXECUTIONS = Registry(
     {
         "fast": "paddle_gan.step:build_fast_step",
         "plain": "paddle_gan.step:GanStep",
+    },
+)
+LOSSES = Registry(
+    "loss", "paddle_gan.losses",
+    {
+        "v1": "paddle_gan.losses:V1",
+        "minimax": "paddle_gan.losses:Minimax",
+        "non_saturating": "paddle_gan.losses:NonSaturating",
+        "lsgan": "paddle_gan.losses:LeastSquares",
+        "hinge": "paddle_gan.losses:Hinge",
+        "wgan_gp": "paddle_gan.losses:WassersteinGP",
+    },
+)
+OPTIMIZERS = Registry(
+    "optimiser", "paddle_gan.optimizers",
+    {
+        "adam": "paddle_gan.optimizers:adam",
+        "rmsprop": "paddle_gan.optimizers:rmsprop",
+        "sgd": "paddle_gan.optimizers:sgd",
     },
 )

@@ -1,7 +1,7 @@
-"""Pictures of generated samples: an 8x8 image grid, or for 2-D points a scatter over the true
-distribution's support (the uniform box, or a circle of 3 sigma around each mode of a mixture)
-next to a 2-D histogram (box) or the high-quality samples of each mode (mixture); each titled
-(the pass and step they show).
+"""Pictures of generated samples: an 8x8 image grid (a conditional run's: a row per class), or
+for 2-D points a scatter over the true distribution's support (the uniform box, or a circle of 3
+sigma around each mode of a mixture) next to a 2-D histogram (box) or the high-quality samples of
+each mode (mixture); each titled (the pass and step they show).
 
 Shared by the `samples` plugin and tools/generate.py, so a regenerated picture is byte for byte
 the one the run logged. Matplotlib's Agg backend with no timestamp in the PNG keeps the bytes a
@@ -23,9 +23,15 @@ GRID_SCALE = 3  # screen pixels per image pixel: an 8x8 grid of MNIST digits is 
 TITLE_PIXELS = 30
 
 
-def pass_title(pass_id: int, global_step: int) -> str:
+def pass_title(pass_id: int, global_step: int, conditional: bool = False) -> str:
     """The title of a pass's picture (the `samples` plugin's, and generate.py's copy of it)."""
-    return f"pass {pass_id}, step {global_step}"
+    return f"pass {pass_id}, step {global_step}" + ("; row c: class c" if conditional else "")
+
+
+
+def grid_columns(count: int, num_classes: int = 0) -> int:
+    """8 (an 8x8 grid), or for a conditional run's fixed noise one row per class."""
+    return count // num_classes if num_classes else 8
 
 
 def image_grid(images: np.ndarray, pixel_range=(-1.0, 1.0), columns: int = 8) -> np.ndarray:
@@ -42,9 +48,9 @@ def image_grid(images: np.ndarray, pixel_range=(-1.0, 1.0), columns: int = 8) ->
 
 
 def save_image_grid(images: np.ndarray, path: Path, pixel_range=(-1.0, 1.0),
-                    title: str = "") -> None:
+                    title: str = "", columns: int = 8) -> None:
     """The grid, each image pixel drawn GRID_SCALE screen pixels wide, under its title."""
-    grid = image_grid(images, pixel_range)
+    grid = image_grid(images, pixel_range, columns)
     height, width = grid.shape[0] * GRID_SCALE, grid.shape[1] * GRID_SCALE
     dpi = 100
     fig = plt.figure(figsize=(width / dpi, (height + TITLE_PIXELS) / dpi), dpi=dpi)
@@ -145,10 +151,11 @@ def save_points(points: np.ndarray, path: Path, title: str = "", distribution=No
 
 
 def save_samples(samples: np.ndarray, path: Path, pixel_range=None, title: str = "",
-                 distribution=None) -> None:
-    """Images as a grid, 2-D points as a scatter + histogram (`distribution`: their true one)."""
+                 distribution=None, columns: int = 8) -> None:
+    """Images as a grid of `columns`, 2-D points as a scatter + histogram (`distribution`: their
+    true one)."""
     if samples.ndim == 4:
-        save_image_grid(samples, path, pixel_range or (-1.0, 1.0), title)
+        save_image_grid(samples, path, pixel_range or (-1.0, 1.0), title, columns)
     else:
         save_points(samples, path, title, distribution)
 
@@ -195,8 +202,8 @@ def png_to_rgb(png: bytes) -> np.ndarray:
 
 
 def samples_png(samples: np.ndarray, pixel_range=None, title: str = "",
-                distribution=None) -> bytes:
+                distribution=None, columns: int = 8) -> bytes:
     """The PNG bytes `save_samples` writes."""
     buffer = io.BytesIO()
-    save_samples(samples, buffer, pixel_range, title, distribution)
+    save_samples(samples, buffer, pixel_range, title, distribution, columns)
     return buffer.getvalue()

@@ -116,9 +116,13 @@ def import_paddle():
     return paddle
 
 
-def select_device(use_gpu, gpu_id: int) -> str:
-    """'gpu:N' or 'cpu'. use_gpu None means: the GPU when the build and a device are there."""
+def select_device(use_gpu, gpu_id: int, launched: bool = False) -> str:
+    """'gpu:N' or 'cpu'. use_gpu None means: the GPU when the build and a device are there.
+    `launched` (by paddle.distributed.launch): N is the device the launcher gave this process
+    (FLAGS_selected_gpus), whatever gpu_id says."""
     paddle = import_paddle()
+    if launched and os.environ.get("FLAGS_selected_gpus"):
+        gpu_id = int(os.environ["FLAGS_selected_gpus"].split(",")[0])
     has_cuda = paddle.device.is_compiled_with_cuda()
     if use_gpu and not has_cuda:
         raise DeviceError(

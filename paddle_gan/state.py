@@ -55,6 +55,8 @@ class TrainState:
     step: GanStep
     output_dir: Path
     fixed_noise: np.ndarray  # the noise behind every sample picture of the run
+    iters_per_pass: int  # the setting, with "epoch" resolved to the data's whole batches
+    fixed_labels: Optional[np.ndarray] = None  # a conditional run's: the picture's classes
     is_writer: bool = True  # rank 0: the only process that writes files
     pass_id: int = 0  # current pass, from 0
     iteration: int = 0  # iteration inside the pass, from 0
@@ -63,12 +65,15 @@ class TrainState:
     strike: int = 0  # consecutive picks of result.decision
     pass_counts: Dict[str, int] = field(default_factory=lambda: {DIS: 0, GEN: 0})
     stop_reason: Optional[str] = None  # set when a stop was requested (signal name)
+    stop_agreed: bool = False  # data-parallel: some rank's stop request, as of this iteration
     # Set by the run: saves and restores the whole state (see paddle_gan.checkpoint).
     checkpointer: Optional[Checkpointer] = None
-    # Published for others: the newest checkpoint (run), picture (samples), metrics (metrics).
+    # Published for others: the newest checkpoint (run), picture (samples), metrics (metrics),
+    # train and test losses (history).
     last_checkpoint: Optional[Path] = None
     picture: Optional[Picture] = None
     metrics: Optional[dict] = None
+    history: Optional[dict] = None  # the `history` plugin's newest record
 
     def record(self, result: StepResult) -> None:
         """The counters after a step: the trainer's bookkeeping."""

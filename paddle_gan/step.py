@@ -1,114 +1,42 @@
 """The compute of one GAN iteration: forward-only losses, then the picked network's update.
 
-This is the v1 iteration, in two calls the trainer makes around the scheduler's pick. `forward`
-computes `d_real` (real batch, label 1), `d_fake` (generated batch, label 0),
-`d = (d_real + d_fake) / 2` and `g` (generator_training on the same noise, label 1) as plain
-floats; `train(decision)` then updates D (two updates, on the fake batch and then the real one)
-or G (one update). Choosing and syncing the networks afterwards are the trainer's job.
+The trainer calls `forward(real, noise, labels)` and then, with the scheduler's pick,
+`train(decision)`. `forward` computes the objective's terms (`paddle_gan.losses`: for v1
+`d_real` on the real batch, `d_fake` on a generated one, `d = (d_real + d_fake) / 2` and `g`;
+for a conditional conf also `d_aux` and `g_aux`) as plain floats; `train` updates D (v1: two
+updates, on the fake batch and then the real one; the other losses: one on both, plus their
+penalty) or G (one update), and returns what only the update computes (the penalty). Choosing
+and syncing the networks afterwards are the trainer's job. A conditional step draws the fake
+batch's labels uniformly from its seeded stream, as it draws G's extra noise batches
+(`loss.g_batches`).
 
-`GanStep` is the literal v1 iteration (`execution: plain`, for debugging): four forwards, then
-the update with forwards of its own, in Paddle's own layers. `FastStep` (`execution: fast`, the
-default) computes the same numbers from one G and two D forwards that the update reuses, and on
-the CPU its networks' convolutions run as `fast_conv` computes them (equal up to float rounding).
-Both are registered execution paths (paddle_gan.registry.EXECUTIONS).
+`GanStep` is the literal iteration (`execution: plain`, for debugging): the forwards of the
+losses, then the update with forwards of its own, in Paddle's own layers. `FastStep`
+(`execution: fast`, the default) computes the same numbers from one G and two D forwards that
+the update reuses, and on the CPU its networks' convolutions run as `fast_conv` computes them
+(equal up to float rounding). Both are registered execution paths (registry.EXECUTIONS).
+With dropout in a conf (the AC-GAN's D) the two differ by design: the plain step's forwards run
+in inference mode, the fast step's in training mode (its update reuses them), so its logged
+losses are, as Keras reports them, those of the training forwards.
 """
 from __future__ import annotations
 
 import logging
 import math
-from typing import Dict
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import paddle
-import paddle.nn.functional as F
 
 from .errors import Diverged
 from .fast_conv import use_fast_convolutions
+from .losses import Objective, judged
 from .networks import Networks, uses_batch_statistics
-from .state import DIS
+from .noise import RandomStream
+from .state import DIS, GEN
 
 log = logging.getLogger("paddle_gan")
-REAL, FAKE = 1, 0
-
-
-def _loss(logits, label: int):
-    labels = paddle.full([logits.shape[0], 1], label, dtype="int64")
-    return F.cross_entropy(logits, labels)
-
-
-def _update(network, optimizer, inputs, label: int) -> float:
-    loss = _loss(network(inputs), label)
-    loss.backward()
-    optimizer.step()
-    optimizer.clear_grad()
-    return float(loss)
-
-
-class GanStep:
-    """The literal v1 iteration: `forward(real, noise)` -> losses, then `train(decision)`."""
-
-    def __init__(self, nets: Networks):
-        self.nets = nets
-        self._inputs = None
-        self._pending = None  # what forward leaves for train: (fake, real, noise)
-
-    def to_device(self, real: np.ndarray, noise: np.ndarray):
-        """The batch as tensors on the device. The same two tensors are refilled every
-        iteration (no graph outlives a step): a copy into their memory, without set_value's
-        checks (the shapes match, the dtypes are float32), costs a fifth of new tensors."""
-        if self._inputs is None or self._inputs[0].shape != list(real.shape):
-            self._inputs = (paddle.to_tensor(real), paddle.to_tensor(noise))
-            place = self._inputs[0].place
-            self._place = (paddle.CUDAPlace(place.gpu_device_id()) if place.is_gpu_place()
-                           else paddle.CPUPlace())
-        else:
-            self._inputs[0].get_tensor().set(real, self._place)
-            self._inputs[1].get_tensor().set(noise, self._place)
-        return self._inputs
-
-    def forward(self, real, noise) -> Dict[str, float]:
-        """The forward-only losses of the batch (device tensors from `to_device`)."""
-        fake, losses = self._forward_losses(real, noise)
-        check_finite(losses)
-        self._pending = (fake, real, noise)
-        return losses
-
-    def train(self, decision: str) -> float:
-        """Update the network the scheduler picked on the batch `forward` saw; its loss."""
-        fake, real, noise = self._pending
-        try:
-            trained = self._train_dis(fake, real) if decision == DIS else self._train_gen(noise)
-        finally:
-            self._release()
-        check_finite({f"{decision}_train": trained})
-        return trained
-
-    def _release(self) -> None:
-        self._pending = None
-
-    def _forward_losses(self, real, noise):
-        nets = self.nets
-        nets.dis_training.eval()
-        nets.gen_training.eval()
-        with paddle.no_grad():
-            fake = nets.generator(noise)
-            d_real = _loss(nets.dis_training(real), REAL)
-            d_fake = _loss(nets.dis_training(fake), FAKE)
-            g = _loss(nets.gen_training(noise), REAL)
-        d_real, d_fake, g = (float(x) for x in (d_real, d_fake, g))
-        return fake, {"d_real": d_real, "d_fake": d_fake, "d": (d_real + d_fake) / 2, "g": g}
-
-    def _train_dis(self, fake, real) -> float:
-        """v1's D step: one update on the fake batch, then one on the real batch."""
-        self.nets.dis_training.train()
-        return (
-            _update(self.nets.dis_training, self.nets.opt_d, fake, FAKE)
-            + _update(self.nets.dis_training, self.nets.opt_d, real, REAL)
-        ) / 2
-
-    def _train_gen(self, noise) -> float:
-        self.nets.gen_training.train()
-        return _update(self.nets.gen_training, self.nets.opt_g, noise, REAL)
 
 
 def check_finite(losses: Dict[str, float]) -> None:
@@ -117,70 +45,225 @@ def check_finite(losses: Dict[str, float]) -> None:
             raise Diverged(name, value)
 
 
+def _as_floats(terms: Dict[str, paddle.Tensor]) -> Dict[str, float]:
+    values = paddle.stack([terms[name].reshape([]) for name in terms]).numpy()
+    return {name: float(value) for name, value in zip(terms, values)}
+
+
+def _apply(nets: Networks, network: str, loss) -> float:
+    """Backward and update DIS or GEN on `loss`; its value."""
+    loss.backward()
+    nets.update(network)
+    return float(loss)
+
+
+@dataclass
+class Batch:
+    """One iteration's tensors; the labels only in a conditional run."""
+
+    real: paddle.Tensor
+    noise: paddle.Tensor
+    real_labels: Optional[paddle.Tensor] = None
+    fake_labels: Optional[paddle.Tensor] = None  # the classes G is asked for
+
+    @property
+    def gen_inputs(self) -> tuple:
+        return (self.noise,) if self.fake_labels is None else (self.noise, self.fake_labels)
+
+
+class GanStep:
+    """The literal iteration: `forward(real, noise, labels)` -> losses, then `train(decision)`."""
+
+    def __init__(self, nets: Networks, objective: Objective, rng: RandomStream):
+        self.nets, self.objective, self.rng = nets, objective, rng
+        self.loss = objective.loss
+        self._inputs = None
+        self._pending: Optional[Tuple[paddle.Tensor, Batch]] = None  # (fake, batch) for train
+
+    def to_device(self, real: np.ndarray, noise: np.ndarray, labels: Optional[np.ndarray] = None):
+        """(real, noise, labels) as tensors on the device (labels None when not given). The
+        same two float tensors are refilled every iteration (no graph outlives a step): a copy
+        into their memory, without set_value's checks (the shapes match, the dtypes are
+        float32), costs a fifth of new tensors."""
+        if self._inputs is None or self._inputs[0].shape != list(real.shape):
+            self._inputs = (paddle.to_tensor(real), paddle.to_tensor(noise))
+            place = self._inputs[0].place
+            self._place = (paddle.CUDAPlace(place.gpu_device_id()) if place.is_gpu_place()
+                           else paddle.CPUPlace())
+        else:
+            self._inputs[0].get_tensor().set(real, self._place)
+            self._inputs[1].get_tensor().set(noise, self._place)
+        return (*self._inputs, None if labels is None else paddle.to_tensor(labels))
+
+    def forward(self, real, noise, labels=None) -> Dict[str, float]:
+        """The forward-only losses of the batch (device tensors from `to_device`)."""
+        batch = Batch(real, noise)
+        if labels is not None:
+            fake_labels = self.rng.labels(noise.shape[0], self.nets.num_classes)
+            batch = Batch(real, noise, labels, paddle.to_tensor(fake_labels))
+        fake, losses = self._forward_losses(batch)
+        check_finite(losses)
+        self._pending = (fake, batch)
+        return losses
+
+    def train(self, decision: str) -> Dict[str, float]:
+        """Update the network the scheduler picked on the batch `forward` saw; the terms only
+        the update computes (a penalty), if any."""
+        fake, batch = self._pending
+        try:
+            done = self._train_dis(fake, batch) if decision == DIS else self._train_gen(batch)
+        finally:
+            self._release()
+        check_finite(done)
+        return {name: value for name, value in done.items() if not name.endswith("_train")}
+
+    def _release(self) -> None:
+        self._pending = None
+
+    def _mix(self, real) -> paddle.Tensor:
+        """WGAN-GP's mixing weights, one per sample, from the step's seeded stream."""
+        shape = (real.shape[0],) + (1,) * (len(real.shape) - 1)
+        return paddle.to_tensor(self.rng.uniform(shape))
+
+    def _penalised(self, d_loss, real, fake) -> Dict[str, object]:
+        """D's loss plus the loss's penalty, and the penalty as a term to log."""
+        mix = self._mix(real) if self.loss.mixes else None
+        penalty = self.loss.penalty(self.nets.dis_training, real, fake, mix)
+        if penalty is None:
+            return {"total": d_loss}
+        return {"total": d_loss + penalty, "penalty": penalty}
+
+    def _extra_gen_inputs(self, batch: Batch) -> tuple:
+        """G's extra batches of noise (and classes), `loss.g_batches` - 1 of them, from the
+        step's stream."""
+        count = (self.objective.g_batches - 1) * batch.noise.shape[0]
+        noise = paddle.to_tensor(self.rng.noise((count, batch.noise.shape[1])))
+        if batch.fake_labels is None:
+            return (noise,)
+        return noise, paddle.to_tensor(self.rng.labels(count, self.nets.num_classes))
+
+    def _forward_losses(self, batch: Batch):
+        nets, objective = self.nets, self.objective
+        nets.dis_training.eval()
+        nets.gen_training.eval()
+        with paddle.no_grad():
+            fake = nets.generator(*batch.gen_inputs)
+            terms = objective.terms(judged(nets.dis_training(batch.real), batch.real_labels),
+                                    judged(nets.dis_training(fake), batch.fake_labels))
+            terms.update(objective.g_terms(
+                judged(nets.gen_training(*batch.gen_inputs), batch.fake_labels)))
+        return fake, objective.logged(_as_floats(terms))
+
+    def _train_dis(self, fake, batch: Batch) -> Dict[str, float]:
+        nets, objective, real = self.nets, self.objective, batch.real
+        dis = nets.dis_training
+        dis.train()
+        if self.loss.apart:  # v1: one update on the fake batch, then one on the real batch
+            fake_out = judged(dis(fake), batch.fake_labels)
+            fake_loss = _apply(nets, DIS, objective.d_fake_loss(fake_out))
+            real_out = judged(dis(real), batch.real_labels)
+            update = self._penalised(objective.d_real_loss(real_out), real, None)
+            return {"dis_train": (fake_loss + _apply(nets, DIS, update["total"])) / 2,
+                    **_penalty(update)}
+        real_out = judged(dis(real), batch.real_labels)  # real first: batch norm's running
+        fake_out = judged(dis(fake), batch.fake_labels)  # statistics depend on the order
+        update = self._penalised(objective.d_loss(real_out, fake_out), real, fake)
+        return {"dis_train": _apply(nets, DIS, update["total"]), **_penalty(update)}
+
+    def _train_gen(self, batch: Batch) -> Dict[str, float]:
+        self.nets.gen_training.train()
+        inputs = batch.gen_inputs
+        if self.objective.g_batches > 1:  # one forward over all of G's batches
+            extra = self._extra_gen_inputs(batch)
+            inputs = tuple(paddle.concat([mine, more]) for mine, more in zip(inputs, extra))
+        labels = inputs[1] if len(inputs) > 1 else None
+        g = self.objective.g_loss(judged(self.nets.gen_training(*inputs), labels))
+        return {"gen_train": _apply(self.nets, GEN, g)}
+
+
+def _penalty(update: Dict[str, object]) -> Dict[str, float]:
+    return {"penalty": float(update["penalty"])} if "penalty" in update else {}
+
+
 class FastStep(GanStep):
     """The same iteration with one G forward and two D forwards, reused by the update.
 
     It relies on v1's batch-norm rule (batch statistics always, see `uses_batch_statistics`):
     then a forward gives the same numbers in inference and training mode, and after every sync
     `generator` equals generator_training's G and generator_training's D equals
-    discriminator_training's. So the fake batch is generator_training's G output, `g` and
-    `d_fake` come from the same logits of D on it, and that forward (kept with its graph) is
-    also the first forward of a D step or the forward of a G step: its backward is taken
-    straight away. Only the D step's update on the real batch, which comes after D changed,
-    needs a forward of its own. The gradient reaching G is taken at the fake batch and passed
-    on through G's graph, exactly the chain rule through generator_training.
+    discriminator_training's. So the fake batch is generator_training's G output, `g` and the
+    fake term come from the same outputs of D on it, and that forward (kept with its graph) is
+    also D's forward on the fake batch in a D step, or the forward of a G step: its backward is
+    taken straight away. D's forward on the real batch is kept too, for a loss that updates D
+    once on both; v1, which updates D on the real batch after D changed, gives it a forward of
+    its own. The gradient reaching G is taken at the fake batch and passed on through G's graph,
+    exactly the chain rule through generator_training.
     """
 
-    def _forward_losses(self, real, noise):
+    def _forward_losses(self, batch: Batch):
         nets = self.nets
-        self._fake = nets.gen_training.gen(noise)  # graph into G, for a G step
+        self._fake = nets.gen_training.gen(*batch.gen_inputs)  # graph into G, for a G step
         self._fake_input = self._fake.detach()
         self._fake_input.stop_gradient = False  # where a G step's gradient is collected
-        self._fake_logits = nets.dis_training(self._fake_input)  # graph into D
+        self._fake_out = judged(nets.dis_training(self._fake_input), batch.fake_labels)
+        if self.loss.apart:
+            with paddle.no_grad():
+                real_out = judged(nets.dis_training(batch.real), batch.real_labels)
+        else:
+            real_out = self._real_out = judged(nets.dis_training(batch.real), batch.real_labels)
         with paddle.no_grad():
-            real_logits = nets.dis_training(real)
-            log_p = F.log_softmax(paddle.concat([real_logits, self._fake_logits]), axis=1)
-            n = real.shape[0]
-            losses = -paddle.stack(
-                [log_p[:n, REAL].mean(), log_p[n:, FAKE].mean(), log_p[n:, REAL].mean()]
-            )
-        d_real, d_fake, g = (float(x) for x in losses.numpy())
-        return self._fake_input, {"d_real": d_real, "d_fake": d_fake, "d": (d_real + d_fake) / 2,
-                                  "g": g}
+            terms = self.objective.terms(real_out, self._fake_out)
+        return self._fake_input, self.objective.logged(_as_floats(terms))
 
-    def _train_dis(self, fake, real) -> float:
-        nets = self.nets
-        fake_loss = _loss(self._fake_logits, FAKE)
-        fake_loss.backward()
-        nets.opt_d.step()
-        nets.opt_d.clear_grad()
-        return (float(fake_loss) + _update(nets.dis_training, nets.opt_d, real, REAL)) / 2
+    def _train_dis(self, fake, batch: Batch) -> Dict[str, float]:
+        nets, objective, real = self.nets, self.objective, batch.real
+        if self.loss.apart:
+            fake_loss = _apply(nets, DIS, objective.d_fake_loss(self._fake_out))
+            real_out = judged(nets.dis_training(real), batch.real_labels)
+            update = self._penalised(objective.d_real_loss(real_out), real, None)
+            return {"dis_train": (fake_loss + _apply(nets, DIS, update["total"])) / 2,
+                    **_penalty(update)}
+        update = self._penalised(objective.d_loss(self._real_out, self._fake_out), real, fake)
+        return {"dis_train": _apply(nets, DIS, update["total"]), **_penalty(update)}
 
-    def _train_gen(self, noise) -> float:
-        nets = self.nets
-        loss = _loss(self._fake_logits, REAL)
-        # Only the gradient at the fake batch: D's own weights get none (a G step leaves D be).
-        (fake_grad,) = paddle.grad(loss, [self._fake_input])
-        self._fake.backward(fake_grad)
-        nets.opt_g.step()
-        nets.opt_g.clear_grad()
-        return float(loss)
+    def _train_gen(self, batch: Batch) -> Dict[str, float]:
+        nets, g_batches = self.nets, self.objective.g_batches
+        g = self.objective.g_loss(self._fake_out)
+        fakes, inputs = [self._fake], [self._fake_input]
+        if g_batches > 1:  # the extra batches' mean joins the forward's, weighted by size
+            extra = self._extra_gen_inputs(batch)
+            fakes.append(nets.gen_training.gen(*extra))
+            inputs.append(fakes[-1].detach())
+            inputs[-1].stop_gradient = False
+            labels = extra[1] if len(extra) > 1 else None
+            g_extra = self.objective.g_loss(judged(nets.dis_training(inputs[-1]), labels))
+            g = (g + (g_batches - 1) * g_extra) / g_batches
+        # Only the gradient at the fake batches: D's own weights get none (a G step leaves D be).
+        for fake, grad in zip(fakes, paddle.grad(g, inputs)):
+            fake.backward(grad)
+        nets.update(GEN)
+        return {"gen_train": float(g)}
 
     def _release(self) -> None:
         super()._release()
-        self._fake = self._fake_input = self._fake_logits = None  # free the graphs
+        self._fake = self._fake_input = self._fake_out = self._real_out = None  # the graphs
 
 
-def build_fast_step(nets: Networks) -> GanStep:
+def build_fast_step(nets: Networks, objective: Objective, rng: RandomStream) -> GanStep:
     """`execution: fast`, the default. It needs v1's batch-norm rule: a conf module with
     running-statistics batch norm gets the plain step, and the log says so. On the CPU the
     step's networks get the faster convolutions (the samples' `generator` keeps Paddle's, so
-    pictures do not depend on the execution setting)."""
+    pictures do not depend on the execution setting), unless the loss has a gradient penalty:
+    its double backward has no op for their `unfold`."""
     if paddle.device.get_device() == "cpu":
-        use_fast_convolutions(nets.gen_training)
-        use_fast_convolutions(nets.dis_training)
+        if objective.loss.needs_double_backward():
+            log.info("execution: fast step with Paddle's own convolutions (the gradient penalty's "
+                     "double backward has no op for the fast ones)")
+        else:
+            use_fast_convolutions(nets.gen_training)
+            use_fast_convolutions(nets.dis_training)
     if not all(uses_batch_statistics(net) for net in (nets.gen_training, nets.dis_training)):
         log.info("execution: plain step (the fast one needs batch norm with batch statistics, "
                  "use_global_stats=False, in every layer of the conf module)")
-        return GanStep(nets)
-    return FastStep(nets)
+        return GanStep(nets, objective, rng)
+    return FastStep(nets, objective, rng)

@@ -1,5 +1,5 @@
-"""Where a run's files go: the one place their writes turn an `OSError` into one line, and the
-lock that keeps one run per output folder.
+"""Where a run's files go: the one place their writes turn an `OSError` into one line, the lock
+that keeps one run per output folder, and which folder on this machine stands for a URL.
 
 Every file the run writes (checkpoints, pictures, metrics, logs, settings) is written through
 `writing(what, path)` or the helpers built on it, so a full disk, a read-only folder or an
@@ -11,6 +11,11 @@ half of a new one.
 `RunLock` is an OS-level lock (`flock`) on `<output_dir>/.lock`, held for the whole run: the
 kernel drops it when the process ends in any way (kill -9 included), so a dead run never leaves
 its folder locked; a second run on a locked folder stops naming the other's PID and host.
+
+A folder may also be named by a URL (`s3://bucket/prefix`, `hdfs://host/path`, ...; `file://`
+is a plain path). The run never writes to the store directly: it works in a local folder that
+`local_folder` derives from the URL (a staging folder for outputs, a cache for data), with every
+guarantee above, and `paddle_gan.remote` / `paddle_gan.mirror` move files between the two.
 """
 from __future__ import annotations
 
@@ -18,10 +23,12 @@ import contextlib
 import errno
 import json
 import os
+import re
 import socket
 import time
 from pathlib import Path
 from typing import Iterator, Optional
+from urllib.parse import urlsplit
 
 from .errors import UsageError
 
@@ -48,7 +55,55 @@ REASONS = {
 
 
 class StorageError(UsageError):
-    """A file or folder of the run cannot be written, or the folder is locked (exit code 2)."""
+    """A file or folder of the run cannot be written or read (locally or on a store), or the
+    folder is locked (exit code 2)."""
+
+
+_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def url_scheme(name) -> Optional[str]:
+    """The lower-case scheme of `name` when it is a URL (`s3://...` -> "s3"), else None."""
+    match = _SCHEME_RE.match(str(name))
+    return match.group(1).lower() if match else None
+
+
+def is_remote(name) -> bool:
+    """True for a URL of a store (`s3://`, `hdfs://`, ...); plain paths and `file://` are local."""
+    return url_scheme(name) not in (None, "file")
+
+
+def local_path(name) -> Path:
+    """A plain path or a `file://` URL as a Path (a store's URL is not one: see local_folder)."""
+    if url_scheme(name) == "file":
+        return Path(urlsplit(str(name)).path)
+    return Path(name)
+
+
+def local_folder(url: str, root, kind: str) -> Path:
+    """The folder on this machine that stands for the store's folder `url`:
+    `<root>/<kind>/<scheme>/<host>/<path>` (kind: "runs" for staged outputs, "data" for cached
+    data, "read" for checkpoints the tools fetch). The same URL always gives the same folder, so
+    a second run finds its cache, and two runs of one URL on one machine share one lock."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}_{parts.port}"
+    names = [name for name in parts.path.split("/") if name not in ("", ".")]
+    if ".." in names or host in ("", ".", ".."):
+        raise StorageError(f"{redact(url)}: a store's URL needs a host or bucket and no '..' in "
+                           "its path")
+    return Path(root) / kind / url_scheme(url) / host / Path(*names)
+
+
+def redact(url) -> str:
+    """`url` with any password taken out (`hdfs://user:secret@host` -> `hdfs://user:***@host`),
+    for messages and logs."""
+    parts = urlsplit(str(url))
+    if parts.password is None:
+        return str(url)
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
 
 
 def describe(err: OSError) -> str:

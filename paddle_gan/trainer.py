@@ -32,15 +32,20 @@ def run_iteration(state: TrainState, plugins: Sequence[Plugin],
                   lap: Callable[[str], None] = no_lap) -> None:
     """One iteration; `lap(part)` is called as each part ends (the update's part is named by
     the network it trained)."""
-    real = state.sampler.next_batch(state.dataset.samples)
+    labels = state.dataset.labels if state.nets.num_classes else None
+    real, labels = state.sampler.next_batch(state.dataset.samples, labels)
     noise = state.noise.next()
-    real, noise = state.step.to_device(real, noise)
+    batch = state.step.to_device(real, noise, labels)
     lap("data")
-    losses = state.step.forward(real, noise)
+    losses = state.step.forward(*batch)
     lap("forwards")
+    ranks = state.nets.ranks
+    # data-parallel: every rank decides on the same averaged losses, and stops at the same step
+    losses, state.stop_agreed = ranks.average(losses, state.stop_reason is not None)
     decision = state.scheduler.choose(losses["d"], losses["g"])
     lap("decision")
-    state.step.train(decision)
+    done = state.step.train(decision)  # what only the update computes (a penalty)
+    losses.update(ranks.average(done, False)[0] if done else done)
     lap(decision)
     state.record(StepResult(decision, losses))
     lap("decision")
@@ -52,23 +57,36 @@ def run_iteration(state: TrainState, plugins: Sequence[Plugin],
     lap("plugins")
 
 
+def stops(state: TrainState) -> bool:
+    """Stop after this iteration? Alone: when a signal came. Data-parallel: when one came to
+    any rank before this iteration's losses were averaged, so all stop after the same step (the
+    launcher sends its SIGTERM to every rank)."""
+    if state.nets.ranks.alone:
+        return state.stop_reason is not None
+    if state.stop_agreed and state.stop_reason is None:
+        state.stop_reason = "SIGTERM"
+    return state.stop_agreed
+
+
 def train(state: TrainState, plugins: Sequence[Plugin]) -> None:
     """Train until the last pass ends or a stop is requested; every plugin is closed after,
     whatever happened, and hears of an error (divergence included) first."""
     settings = state.settings
     try:
         fire(plugins, "on_train_start", state)
+        state.nets.ranks.wait_for_all()  # rank 0's plugins may take long: gloo waits 30 s
         while state.pass_id < settings.num_passes:
             if state.iteration == 0:
                 state.start_pass()
                 fire(plugins, "on_pass_start", state)
-            while state.iteration < settings.iters_per_pass:
+            while state.iteration < state.iters_per_pass:
                 run_iteration(state, plugins)
-                if state.stop_reason:
+                if stops(state):
                     fire(plugins, "on_train_end", state)
                     return
             state.nets.check_finite()  # before anything of the pass is drawn from the networks
             fire(plugins, "on_pass_end", state)
+            state.nets.ranks.wait_for_all()
             state.pass_id += 1
             state.iteration = 0
         fire(plugins, "on_train_end", state)

@@ -69,6 +69,8 @@ def bad_values(hint, meta):
             values += ["no_such_thing", "", "x" * 500]
     elif typing.get_origin(base) in (list, typing.List):
         values = ["console", [1], ["no_such_plugin"], [["samples"]]]
+    elif meta.get("free"):  # a mapping passed on as it is (storage_options)
+        values = [[1], "text", 3]
     elif typing.get_origin(base) in (dict, typing.Dict):
         values = [[1], {"console": 1}, {"no_such_plugin": {}}, {"console": {"bogus": 1}}]
     return values

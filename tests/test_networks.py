@@ -7,9 +7,11 @@ import paddle.nn as nn
 import pytest
 
 from paddle_gan.config import REPO_ROOT as REPO
-from paddle_gan.config import OptimizerSettings, load_conf_module
+from paddle_gan.config import LossSettings, Settings, load_conf_module
 from paddle_gan.errors import SyncError
+from paddle_gan.losses import V1, Objective
 from paddle_gan.networks import build_networks, copy_pairs, shared_pairs
+from paddle_gan.noise import RandomStream
 from paddle_gan.state import DIS, GEN
 from paddle_gan.step import GanStep
 
@@ -24,16 +26,15 @@ def sync_by_name(src, dst):
 def one_step(step, decision, seed):
     """A step that trains `decision` on a random batch of 16 points."""
     rng = np.random.default_rng(seed)
-    real, noise = step.to_device(rng.random((16, 2), dtype=np.float32),
-                                 rng.standard_normal((16, 10), dtype=np.float32))
-    step.forward(real, noise)
+    step.forward(*step.to_device(rng.random((16, 2), dtype=np.float32),
+                                 rng.standard_normal((16, 10), dtype=np.float32)))
     step.train(decision)
 
 
 @pytest.fixture
 def nets():
     paddle.seed(0)
-    return build_networks(load_conf_module(REPO / "conf/gan_conf.py"), (2,), OptimizerSettings())
+    return build_networks(load_conf_module(REPO / "conf/gan_conf.py"), (2,), Settings())
 
 
 def values(layer):
@@ -89,7 +90,7 @@ def test_size_mismatch_names_the_parameter():
 def test_a_generator_step_leaves_the_frozen_discriminator_unchanged(nets):
     d_before = values(nets.gen_training.dis)
     g_before = values(nets.gen_training.gen)
-    one_step(GanStep(nets), GEN, seed=0)
+    one_step(GanStep(nets, Objective(V1(LossSettings())), RandomStream(0)), GEN, seed=0)
     for name, value in values(nets.gen_training.dis).items():  # weights and running stats
         assert np.array_equal(d_before[name], value), name
     assert any(not np.array_equal(g_before[n], v) for n, v in values(nets.gen_training.gen).items())
@@ -97,7 +98,7 @@ def test_a_generator_step_leaves_the_frozen_discriminator_unchanged(nets):
 
 
 def test_sync_after_follows_v1(nets):
-    step = GanStep(nets)
+    step = GanStep(nets, Objective(V1(LossSettings())), RandomStream(0))
     for seed, trained in enumerate((DIS, GEN)):
         one_step(step, trained, seed)
         nets.sync_after(trained)

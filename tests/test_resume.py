@@ -5,73 +5,15 @@ configs are refused with exit 2; a NaN stops with exit 3 and leaves the last goo
 import hashlib
 import io
 import json
-import os
 import pickle
-import signal
 import struct
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
 from paddle_gan.checkpoint.files import list_checkpoints, load_checkpoint, save_checkpoint
 from paddle_gan.cli import main
-from paddle_gan.plugins.base import Plugin
-from paddle_gan.registry import PLUGINS
-
-EVENTS = []  # what the probe saw, across the runs of one test
-
-
-@PLUGINS.register("resume_probe")
-class ResumeProbe(Plugin):
-    """Records every hook with the losses and the noise generator's state after each draw, keeps a
-    step count as plugin state, sends this process a signal after step `kill_at` and poisons D
-    right before step `nan_at`."""
-
-    name = "resume_probe"
-    writes_files = False
-
-    @dataclass
-    class Options:
-        kill_at: int = 0
-        signal: str = "SIGTERM"
-        nan_at: int = 0  # the forward losses of this step are NaN
-
-    def __init__(self, options):
-        self.kill_at, self.nan_at, self.steps = options.kill_at, options.nan_at, 0
-        self.signal = signal.Signals[options.signal]
-
-    def on_pass_start(self, state):
-        EVENTS.append(("pass_start", state.pass_id))
-
-    def on_step_end(self, state):
-        self.steps += 1
-        EVENTS.append(("step", state.global_step, state.result.decision,
-                       tuple(state.result.losses.items()), repr(state.noise.state_dict())))
-        if state.global_step == self.kill_at:
-            os.kill(os.getpid(), self.signal)
-
-    def on_train_start(self, state):
-        forward = state.step.forward
-
-        def poisoned_forward(real, noise):
-            if state.global_step + 1 == self.nan_at:  # D's output bias turns NaN, so do the logits
-                for net in (state.nets.dis_training, state.nets.gen_training):
-                    bias = dict(net.named_parameters())["dis.out.bias"]
-                    bias.set_value(np.full(bias.shape, np.nan, np.float32))
-            return forward(real, noise)
-
-        state.step.forward = poisoned_forward
-
-    def on_pass_end(self, state):
-        EVENTS.append(("pass_end", state.pass_id))
-
-    def state_dict(self):
-        return {"steps": self.steps}
-
-    def load_state_dict(self, state):
-        self.steps = state["steps"]
-
+from tests.helpers import EVENTS, assert_same_train_state, newest
 
 ITERS = 10
 
@@ -80,23 +22,6 @@ def cli(out_dir, *extra, passes=2, plugins="[console, checkpoint, resume_probe]"
     return main(["-d", "uniform", "--num_passes", str(passes), "--iters_per_pass", str(ITERS),
                  "--batch_size", "32", "--set", "data_size=4096", "--set", f"plugins={plugins}",
                  "--output_dir", str(out_dir), *extra])
-
-
-def newest(out_dir):
-    return list_checkpoints(out_dir / "checkpoints")[-1]
-
-
-def assert_same_train_state(ckpt_a, ckpt_b):
-    arrays_a, meta_a = load_checkpoint(ckpt_a)
-    arrays_b, meta_b = load_checkpoint(ckpt_b)
-    assert arrays_a.keys() == arrays_b.keys()
-    assert any(k.startswith("opt/opt_g/") and "moment1" in k for k in arrays_a)
-    assert any(k.startswith("opt/opt_d/") and "beta2_pow" in k for k in arrays_a)
-    for key in arrays_a:  # bitwise: the same bytes, not merely close values
-        assert arrays_a[key].dtype == arrays_b[key].dtype, key
-        assert arrays_a[key].tobytes() == arrays_b[key].tobytes(), key
-    for part in ("saved_at", "counters", "scheduler", "sampler", "rng", "plugins"):
-        assert meta_a[part] == meta_b[part], part
 
 
 @pytest.fixture(scope="module")

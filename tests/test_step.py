@@ -98,8 +98,10 @@ def test_check_finite_names_the_loss():
 def test_fast_path_needs_v1_batch_statistics(tmp_path):
     import paddle.nn as nn
 
-    from paddle_gan.config import OptimizerSettings
+    from paddle_gan.config import LossSettings, Settings
+    from paddle_gan.losses import V1, Objective
     from paddle_gan.networks import build_networks
+    from paddle_gan.noise import RandomStream
     from paddle_gan.step import build_fast_step
 
     class RunningStatsConf:  # a conf module whose batch norm reads running averages
@@ -110,8 +112,8 @@ def test_fast_path_needs_v1_batch_statistics(tmp_path):
             return nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1D(4), nn.Linear(4, shape[0]))
 
         @staticmethod
-        def build_discriminator(shape):
-            return nn.Sequential(nn.Linear(shape[0], 4), nn.BatchNorm1D(4), nn.Linear(4, 2))
+        def build_discriminator(shape, logits):
+            return nn.Sequential(nn.Linear(shape[0], 4), nn.BatchNorm1D(4), nn.Linear(4, logits))
 
-    nets = build_networks(RunningStatsConf, (2,), OptimizerSettings())
-    assert type(build_fast_step(nets)) is GanStep
+    nets = build_networks(RunningStatsConf, (2,), Settings())
+    assert type(build_fast_step(nets, Objective(V1(LossSettings())), RandomStream(0))) is GanStep

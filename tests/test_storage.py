@@ -112,3 +112,26 @@ def test_the_lock_is_released_at_the_end(tmp_path):
     again = RunLock(tmp_path)
     assert again.acquire() and time.monotonic() - start < 1
     again.release()
+
+
+# --- URLs: which local folder stands for a store's folder ------------------------------------
+
+def test_a_url_maps_to_one_local_folder_and_file_urls_are_plain_paths(tmp_path):
+    assert storage.is_remote("s3://bucket/run") and storage.is_remote("webhdfs://nn:9870/x")
+    assert not storage.is_remote("output/run") and not storage.is_remote("file:///tmp/run")
+    assert storage.local_path("file:///tmp/run") == storage.local_path("/tmp/run")
+    folder = storage.local_folder("s3://bucket/a/b/", tmp_path, "runs")
+    assert folder == tmp_path / "runs" / "s3" / "bucket" / "a" / "b"
+    assert storage.local_folder("hdfs://me:pw@nn:8020/a", tmp_path, "data") == (
+        tmp_path / "data" / "hdfs" / "nn_8020" / "a")  # no credentials in a folder name
+
+
+@pytest.mark.parametrize("url", ["s3:///no-bucket", "s3://bucket/../escape", "s3://../x"])
+def test_a_url_that_would_leave_the_cache_is_one_line(tmp_path, url):
+    with pytest.raises(StorageError, match="needs a host or bucket and no '..'"):
+        storage.local_folder(url, tmp_path, "runs")
+
+
+def test_a_password_in_a_url_is_never_shown():
+    assert storage.redact("webhdfs://me:hunter2@nn:9870/x") == "webhdfs://me:***@nn:9870/x"
+    assert storage.redact("s3://bucket/x") == "s3://bucket/x"

@@ -1,21 +1,25 @@
-"""Benchmark training: `python tools/benchmark.py [--data uniform|mnist|all] [--iters N] ...`.
+"""Benchmark training: `python tools/benchmark.py [--data uniform|mnist|...|all] [--iters N] ...`.
 
-Where an iteration of our trainer spends its time, how much arithmetic that is, and how it
-compares with a plain Paddle version (and, asked, PyTorch). For each data set (uniform, mnist;
-v1 schedule, batch 128) it builds the run as the trainer does (`run.build_state`, the YAML's
-plugins) and runs the trainer's own iteration, `trainer.run_iteration`, with a clock on each of
-its parts (batch, scheduler forwards, the scheduler's pick, that network's update, step-end
-hooks, sync, sync hooks), so every compute part (a D step and a G step separately) gets a median
-after warm-up and every overhead part (data, decision, plugins, sync) a mean, since its costs
-come in bursts; the iteration is the median compute plus the mean overhead. The same function
-timed whole, without the clock, is the cross-check. FLOPs are counted from the layer shapes
-(nominal v1 work: backward = 2x forward) and set against a 2048^3 float32 matmul timed in this
-process with the same threads. Then, in subprocesses: a short whole MNIST training run (its peak
-memory), the plain baseline (tools/benchmark_plain.py, environment as installed) and, when asked
-and torch is importable, tools/benchmark_torch.py. Pass-end hooks (sample pictures, checkpoints)
-run once a pass and are reported apart from the iteration. `--layers` times instead each
-convolution of the MNIST DCGAN alone, as Paddle's layer and as paddle_gan.fast_conv's, forward
-and forward+backward.
+Where an iteration of our trainer spends its time, how much arithmetic that is, and how it compares
+with a plain Paddle version (and, asked, PyTorch). For each case (a run config: uniform and mnist,
+v1's GANs; mnist_mlp and mnist_leaky, the TensorFlow MLP GANs; mnist_acgan, the Keras AC-GAN) it
+builds the run as the trainer does (`run.build_state`, the YAML's plugins) and runs the trainer's
+own iteration, `trainer.run_iteration`, with a clock on each of its parts (batch, scheduler
+forwards, the scheduler's pick, that network's update, step-end hooks, sync, sync hooks), so every
+compute part (a D step and a G step separately) gets a median after warm-up and every overhead part
+(data, decision, plugins, sync) a mean, since its costs come in bursts; the iteration is the median
+compute plus the mean overhead. Under the `alternate` schedule, whose D and G iterations come 1:1
+and can differ several-fold (the AC-GAN's), whole cycles are measured (iteration counts rounded
+up) and the median compute is each network's median iteration weighted by its share, as a median
+of the mix would be one of the two. The same function timed
+whole, without the clock, is the cross-check. FLOPs are counted from the layer shapes (nominal
+work, as the plain execution path does it: backward = 2x forward, G's update on `loss.g_batches`
+batches) and set against a 2048^3 float32 matmul timed in this process with the same threads. Then,
+in subprocesses: a short whole MNIST training run (its peak memory), the plain baseline
+(tools/benchmark_plain.py, environment as installed) and, when asked and torch is importable,
+tools/benchmark_torch.py. Pass-end hooks (sample pictures, checkpoints) run once a pass and are
+reported apart from the iteration. `--layers` times instead each convolution of the MNIST DCGAN
+alone, as Paddle's layer and as paddle_gan.fast_conv's, forward and forward+backward.
 
 Exit codes: 0 done; 1 a subprocess (plain baseline, torch, the short run) failed; 2 bad usage,
 config or missing data; 3 training diverged.
@@ -46,8 +50,16 @@ from paddle_gan.config import REPO_ROOT, resolve_settings  # noqa: E402
 from paddle_gan.errors import ConfigError, Diverged, UsageError  # noqa: E402
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
-DATA_SETS = ("uniform", "mnist")
-DEFAULT_ITERS = {"uniform": 1000, "mnist": 30}
+# What can be timed: a run config each (its data, conf, loss, schedule and batch).
+CASES = {"uniform": "conf/uniform.yaml", "mnist": "conf/mnist.yaml",
+         "mnist_mlp": "conf/mnist_mlp.yaml", "mnist_leaky": "conf/mnist_leaky.yaml",
+         "mnist_acgan": "conf/mnist_acgan.yaml"}
+DEFAULT_ITERS = {"uniform": 1000, "mnist": 30, "mnist_mlp": 300, "mnist_leaky": 300,
+                 "mnist_acgan": 6}
+# The other counts' defaults. The AC-GAN's G update (2 x 100 samples) is about 1 TFLOP, seconds
+# on a small CPU, and the plain baseline is slower still: few iterations of everything.
+DEFAULT_COUNTS = {"warmup": 5, "plain_iters": 20, "check_iters": 10}
+CASE_COUNTS = {"mnist_acgan": {"warmup": 2, "plain_iters": 6, "check_iters": 4}}
 MATMUL_N = 2048
 # The environment a Paddle user has out of the box: our trainer sets these, so the plain
 # baseline runs without them.
@@ -85,21 +97,24 @@ def build_parser() -> argparse.ArgumentParser:
         "3 diverged. The machine's load average is printed with the figures.",
     )
     add = parser.add_argument
-    add("--data", choices=("uniform", "mnist", "all"), default="all",
-        help="which v1 GAN to time (default all: both)")
+    add("--data", choices=(*CASES, "all"), default="all",
+        help="which run config to time: uniform and mnist (v1's), mnist_mlp and mnist_leaky "
+        "(the TensorFlow MLP GANs), mnist_acgan (the Keras AC-GAN); default all")
     add("--layers", action="store_true",
         help=f"instead: time each convolution of the MNIST DCGAN (batch {LAYERS_BATCH}), Paddle's "
         f"against the fast form; {LAYERS_WARMUP} warm-up, --iters (at most {LAYERS_MAX_ITERS}) "
         "measured")
     add("--iters", type=int, metavar="N",
         help="measured iterations (default: 1000 for uniform, whose overhead comes in bursts, "
-        "30 for mnist)")
-    add("--warmup", type=int, default=5, metavar="N", help="iterations not measured (default 5)")
-    add("--plain_iters", type=int, default=20, metavar="N",
-        help="measured iterations of the plain baseline and of torch (default 20)")
-    add("--check_iters", type=int, default=10, metavar="N",
-        help="iterations of the cross-check, run_iteration timed whole (default 10; 0 skips "
-        "it)")
+        "30 for mnist, 300 for the MLP GANs, 6 for mnist_acgan)")
+    add("--warmup", type=int, metavar="N",
+        help="iterations not measured (default 5; 2 for mnist_acgan)")
+    add("--plain_iters", type=int, metavar="N",
+        help="measured iterations of the plain baseline and of torch (default 20; 6 for "
+        "mnist_acgan)")
+    add("--check_iters", type=int, metavar="N",
+        help="iterations of the cross-check, run_iteration timed whole (default 10; 4 for "
+        "mnist_acgan; 0 skips it)")
     add("--run_iters", type=int, default=20, metavar="N",
         help="iterations of the short whole MNIST run whose peak memory is reported; 0 skips it")
     add("--execution", choices=("fast", "plain"), help="our execution path (default: settings)")
@@ -136,14 +151,26 @@ def layer_flops(layer, in_shape, out_shape) -> int:
     return 2 * math.prod(weight) * height * width
 
 
-def forward_flops(conf, sample_shape) -> Dict[str, int]:
+def generator_inputs(conf, noise) -> tuple:
+    """G's inputs for a batch of noise: the noise, and for a conditional conf (NUM_CLASSES) one
+    class label per sample."""
+    import paddle
+
+    classes = int(getattr(conf, "NUM_CLASSES", 0))
+    if not classes:
+        return (noise,)
+    return noise, paddle.arange(noise.shape[0], dtype="int64") % classes
+
+
+def forward_flops(conf, sample_shape, logits: int = 2) -> Dict[str, int]:
     """FLOPs of one forward pass per sample: {"gen": G, "dis": D}, counted with forward hooks on
-    fresh networks from the conf module (the trained ones keep their modes untouched)."""
+    fresh networks from the conf module (the trained ones keep their modes untouched). Every
+    counted layer of D counts, both heads of a conditional D included."""
     import paddle
 
     counts = {"gen": 0, "dis": 0}
     gen = conf.build_generator(tuple(sample_shape))
-    dis = conf.build_discriminator(tuple(sample_shape))
+    dis = conf.build_discriminator(tuple(sample_shape), logits)
     handles = []
     for key, net in (("gen", gen), ("dis", dis)):
         for sub in net.sublayers(include_self=True):
@@ -156,20 +183,21 @@ def forward_flops(conf, sample_shape) -> Dict[str, int]:
     gen.eval()
     dis.eval()
     with paddle.no_grad():
-        dis(gen(paddle.zeros([1, int(conf.NOISE_DIM)])))
+        dis(gen(*generator_inputs(conf, paddle.zeros([1, int(conf.NOISE_DIM)]))))
     for handle in handles:
         handle.remove()
     return counts
 
 
-def step_flops(per_sample: Dict[str, int], batch: int) -> Dict[str, int]:
-    """Nominal v1 FLOPs of each part for one batch: the four scheduler forwards (G, D real,
-    D fake, G+D), a D step (two batches, forward + backward = 3x forward) and a G step."""
+def step_flops(per_sample: Dict[str, int], batch: int, g_batches: int = 1) -> Dict[str, int]:
+    """Nominal FLOPs of each part for one batch, as the plain execution path computes them: the
+    four scheduler forwards (G, D real, D fake, G+D), a D step (two batches, forward + backward =
+    3x forward) and a G step on `g_batches` batches (`loss.g_batches`: the AC-GAN's is on 2)."""
     gen, dis = per_sample["gen"], per_sample["dis"]
     return {
         "forwards": batch * (2 * gen + 3 * dis),
         "d_step": batch * 2 * 3 * dis,
-        "g_step": batch * 3 * (gen + dis),
+        "g_step": g_batches * batch * 3 * (gen + dis),
     }
 
 
@@ -230,7 +258,7 @@ def _next_pass_if_due(state, plugins, pass_end_s: List[float]) -> None:
     """The trainer's pass boundary, so a long measurement crosses passes as training does."""
     from paddle_gan.trainer import fire
 
-    if state.iteration < state.settings.iters_per_pass:
+    if state.iteration < state.iters_per_pass:
         return
     start = time.perf_counter()
     fire(plugins, "on_pass_end", state)
@@ -263,8 +291,9 @@ def time_parts(state, plugins, iters: int, warmup: int, pass_end_s: List[float])
     return rows
 
 
-def time_whole(state, plugins, iters: int, warmup: int, pass_end_s: List[float]) -> List[float]:
-    """The same function timed whole, without the clock: a cross-check of the parts."""
+def time_whole(state, plugins, iters: int, warmup: int, pass_end_s: List[float]) -> List[tuple]:
+    """The same function timed whole, without the clock: a cross-check of the parts. (seconds,
+    network trained) of each measured iteration."""
     from paddle_gan.trainer import run_iteration
 
     times = []
@@ -273,7 +302,7 @@ def time_whole(state, plugins, iters: int, warmup: int, pass_end_s: List[float])
         start = time.perf_counter()
         run_iteration(state, plugins)
         if i >= warmup:
-            times.append(time.perf_counter() - start)
+            times.append((time.perf_counter() - start, state.result.decision))
     return times
 
 
@@ -283,11 +312,25 @@ def _median(values) -> float:
     return statistics.median(values) if values else 0.0
 
 
-def summarise(rows: List[dict], flops: Dict[str, int], peak_gflops: float) -> dict:
+def typical_iteration(times: List[tuple], alternating: bool) -> float:
+    """The median of (seconds, network trained) pairs; `alternating` (D and G iterations 1:1),
+    each network's median weighted by its share: the median of the mix would be a D or a G
+    iteration, whichever is in the middle, and the AC-GAN's G iteration costs several D ones."""
+    if not alternating:
+        return statistics.median(seconds for seconds, _ in times)
+    total = 0.0
+    for network in {network for _, network in times}:
+        mine = [seconds for seconds, other in times if other == network]
+        total += statistics.median(mine) * len(mine) / len(times)
+    return total
+
+
+def summarise(rows: List[dict], flops: Dict[str, int], peak_gflops: float,
+              alternating: bool = False) -> dict:
     """Per part (ms): the compute parts' medians, the overhead parts' means - their costs come
     in bursts a median would hide (a noise chunk every 64 iterations, a reshuffle, a plugin's
-    every-N-iterations work). The iteration is the median compute plus the mean overhead; each
-    part's contribution to it and share, FLOPs, GFLOP/s."""
+    every-N-iterations work). The iteration is the median compute (`typical_iteration`) plus
+    the mean overhead; each part's contribution to it and share, FLOPs, GFLOP/s."""
     d_rows = [r for r in rows if r["decision"] == "dis"]
     g_rows = [r for r in rows if r["decision"] == "gen"]
     med = {
@@ -300,7 +343,8 @@ def summarise(rows: List[dict], flops: Dict[str, int], peak_gflops: float) -> di
         "sync": statistics.fmean(r["sync"] for r in rows),
     }
     overhead = sum(med[k] for k in OVERHEAD)
-    total = statistics.median(r["forwards"] + r["step"] for r in rows) + overhead
+    compute = [(r["forwards"] + r["step"], r["decision"]) for r in rows]
+    total = typical_iteration(compute, alternating) + overhead
     d_share, g_share = len(d_rows) / len(rows), len(g_rows) / len(rows)
     per_iter = dict(med, d_step=med["d_step"] * d_share, g_step=med["g_step"] * g_share)
     iter_flops = flops["forwards"] + d_share * flops["d_step"] + g_share * flops["g_step"]
@@ -337,8 +381,12 @@ def measure_ours(settings, iters: int, warmup: int, check_iters: int, peak_gflop
         plugins = build_plugins(settings.plugins, settings.plugin_options, state.is_writer)
         state.checkpointer = Checkpointer(Path(tmp), plugins)
         conf = load_conf_module(settings.resolved_conf_path())
-        per_sample = forward_flops(conf, state.dataset.sample_shape)
-        flops = step_flops(per_sample, settings.batch_size)
+        per_sample = forward_flops(conf, state.dataset.sample_shape, state.step.loss.logits)
+        flops = step_flops(per_sample, settings.batch_size, settings.loss.g_batches)
+        alternating = settings.scheduler.name == "alternate"
+        if alternating:  # whole D-then-G cycles, so each network's share is the schedule's
+            cycle = settings.scheduler.d_steps + settings.scheduler.g_steps
+            iters, check_iters = (-(-n // cycle) * cycle for n in (iters, check_iters))
         pass_end_s: List[float] = []
         fire(plugins, "on_train_start", state)
         state.start_pass()
@@ -349,15 +397,16 @@ def measure_ours(settings, iters: int, warmup: int, check_iters: int, peak_gflop
             start = time.perf_counter()
             fire(plugins, "on_pass_end", state)
             pass_end_s.append(time.perf_counter() - start)
-        result = summarise(rows, flops, peak_gflops)
+        result = summarise(rows, flops, peak_gflops, alternating)
         if whole:
-            result["whole_step_iteration_ms"] = 1000 * statistics.median(whole)
+            result["whole_step_iteration_ms"] = 1000 * typical_iteration(whole, alternating)
         result.update(
             step_class=type(state.step).__name__,
             execution=settings.execution,
             pass_end_ms=1000 * statistics.median(pass_end_s),
-            pass_end_ms_per_iter=1000 * statistics.median(pass_end_s) / settings.iters_per_pass,
-            iters_per_pass=settings.iters_per_pass,
+            pass_end_ms_per_iter=1000 * statistics.median(pass_end_s) / state.iters_per_pass,
+            iters_per_pass=state.iters_per_pass,
+            g_batches=settings.loss.g_batches,
             plugins=list(settings.plugins),
             forward_flops_per_sample=per_sample,
             peak_mb=peak_rss_mb(),
@@ -377,7 +426,7 @@ def conv_inputs(conf, sample_shape, batch: int) -> List[tuple]:
 
     found, handles = [], []
     gen = conf.build_generator(tuple(sample_shape))
-    dis = conf.build_discriminator(tuple(sample_shape))
+    dis = conf.build_discriminator(tuple(sample_shape), 2)
     for prefix, net in (("gen", gen), ("dis", dis)):
         for name, sub in net.named_sublayers():
             if isinstance(sub, (nn.Conv2D, nn.Conv2DTranspose)):
@@ -385,7 +434,7 @@ def conv_inputs(conf, sample_shape, batch: int) -> List[tuple]:
                     found.append((name, layer, list(inputs[0].shape)))
                 handles.append(sub.register_forward_pre_hook(hook))
     with paddle.no_grad():
-        dis(gen(paddle.randn([batch, int(conf.NOISE_DIM)])))
+        dis(gen(*generator_inputs(conf, paddle.randn([batch, int(conf.NOISE_DIM)]))))
     for handle in handles:
         handle.remove()
     return found
@@ -488,22 +537,33 @@ def _child_env(plain: bool) -> dict:
     return env
 
 
+def baseline_loop(settings) -> str:
+    """How the baselines run it. A run with the `alternate` 1:1 schedule (the TensorFlow MLP
+    GANs, the Keras AC-GAN) is timed as such a user writes it: a D update on the real and a fake
+    batch, then a G update, no separate loss forwards; the others as v1."""
+    return "alternate" if settings.scheduler.name == "alternate" else "v1"
+
+
 def _baseline_args(settings, iters: int, warmup: int) -> List[str]:
-    opt = settings.optimizer
+    """The run's settings as the baselines take them."""
+    opt, loss = settings.optimizer, settings.loss
+    low, high = settings.pixel_range
     return [
         "--data", settings.data, "--data_dir", str(settings.resolved_data_dir()),
         "--data_size", str(settings.data_size), "--batch_size", str(settings.batch_size),
         "--learning_rate", str(opt.learning_rate), "--beta1", str(opt.beta1),
-        "--beta2", str(opt.beta2), "--seed", str(settings.seed),
-        "--iters", str(iters), "--warmup", str(warmup),
+        "--beta2", str(opt.beta2), "--epsilon", str(opt.epsilon), "--seed", str(settings.seed),
+        "--iters", str(iters), "--warmup", str(warmup), "--loop", baseline_loop(settings),
+        "--loss", loss.name, "--real_label", str(loss.real_label),
+        "--aux_weight", str(loss.aux_weight), "--g_batches", str(loss.g_batches),
+        "--noise", settings.noise,
+        "--pixel_range", str(low), str(high), "--conf", str(settings.resolved_conf_path()),
     ]
 
 
 def run_baseline(module: str, settings, iters: int, warmup: int, plain: bool) -> dict:
     """tools/benchmark_plain.py or _torch.py in a subprocess: its JSON line (ms, peak_mb, ...)."""
-    extra = ["--conf", str(settings.resolved_conf_path())] if plain else []
-    cmd = [sys.executable, str(TOOLS / f"{module}.py"), *_baseline_args(settings, iters, warmup),
-           *extra]
+    cmd = [sys.executable, str(TOOLS / f"{module}.py"), *_baseline_args(settings, iters, warmup)]
     return json.loads(run_child(cmd, _child_env(plain), module).strip().splitlines()[-1])
 
 
@@ -542,14 +602,18 @@ def format_report(name: str, r: dict, peak_gflops: float) -> str:
     lines = [
         f"{name}: execution {r['execution']} ({r['step_class']}), {r['iterations']} iterations "
         f"measured ({r['d_steps']} D steps, {r['g_steps']} G steps), batch {r['batch_size']}",
-        f"  {'part':<28}{'ms/call':>9}{'ms/iter':>9}{'share':>8}{'GFLOP/s':>10}{'% peak':>8}",
+        # ms columns 11 wide: an AC-GAN G step on a small CPU takes tens of seconds
+        f"  {'part':<28}{'ms/call':>11}{'ms/iter':>11}{'share':>8}{'GFLOP/s':>10}{'% peak':>8}",
     ]
+    labels = dict(LABELS)
+    if r.get("g_batches", 1) > 1:
+        labels["g_step"] = f"G step ({r['g_batches']} batches)"
     for part in PARTS:
         gflops = r["gflops"].get(part)
         rate = f"{gflops:>10.2f}{100 * r['peak_fraction'][part]:>7.1f}%" if gflops else ""
-        lines.append(f"  {LABELS[part]:<28}{r['ms'][part]:>9.3f}{r['ms_per_iter'][part]:>9.3f}"
+        lines.append(f"  {labels[part]:<28}{r['ms'][part]:>11.3f}{r['ms_per_iter'][part]:>11.3f}"
                      f"{100 * r['share'][part]:>7.1f}%{rate}")
-    lines.append(f"  {'iteration':<28}{'':>9}{r['iteration_ms']:>9.3f}"
+    lines.append(f"  {'iteration':<28}{'':>11}{r['iteration_ms']:>11.3f}"
                  f"{100.0:>7.1f}%{r['gflops']['iteration']:>10.2f}"
                  f"{100 * r['peak_fraction']['iteration']:>7.1f}%")
     if "whole_step_iteration_ms" in r:
@@ -561,7 +625,8 @@ def format_report(name: str, r: dict, peak_gflops: float) -> str:
         f"  pass-end hooks ({', '.join(r['plugins'])}): {r['pass_end_ms']:.1f} ms once a pass "
         f"= {r['pass_end_ms_per_iter']:.4f} ms/iter over {r['iters_per_pass']} iterations "
         "(not in the iteration)",
-        f"  FLOPs/iteration {_si(r['flops']['iteration'])} (forwards "
+        f"  FLOPs/iteration (nominal: the plain path's work) {_si(r['flops']['iteration'])} "
+        f"(forwards "
         f"{_si(r['flops']['forwards'])}, D step {_si(r['flops']['d_step'])}, G step "
         f"{_si(r['flops']['g_step'])}); matmul peak {peak_gflops:.1f} GFLOP/s",
         f"  peak memory: this process so far {r['peak_mb']:.0f} MB",
@@ -571,12 +636,16 @@ def format_report(name: str, r: dict, peak_gflops: float) -> str:
         lines[-1] += (f"; a whole short run (1 pass x {run['iterations']} iterations, "
                       f"{run['seconds']:.0f} s) {run['peak_mb']:.0f} MB")
     plain = r["plain"]
+    parts = {"data": "data", "forwards": "forwards", "d_step": "D step", "g_step": "G step"}
+    how = "v1 batch draw"
+    if r.get("loop") == "alternate":  # no forwards of its own: its 0 would read as a time
+        del parts["forwards"]
+        how = "shuffled batches, D and G updates in turn"
     lines.append(
-        f"  plain baseline (dygraph, environment as installed, v1 batch draw): "
-        f"{plain['ms']['iteration']:.2f} ms/iter over {plain['iterations']} iterations "
-        f"(data {plain['ms']['data']:.2f}, forwards {plain['ms']['forwards']:.2f}, "
-        + ", ".join(f"{label} {plain['ms'][k]:.2f}" for k, label in
-                    (("d_step", "D step"), ("g_step", "G step")) if k in plain["ms"])
+        f"  plain baseline (dygraph, environment as installed, {how}): "
+        f"{plain['ms']['iteration']:.2f} ms/iter over {plain['iterations']} iterations ("
+        + ", ".join(f"{label} {plain['ms'][k]:.2f}" for k, label in parts.items()
+                    if k in plain["ms"])
         + f"; peak {plain['peak_mb']:.0f} MB) -> speed-up {r['speedup']:.1f}x")
     if isinstance(r.get("torch"), dict):
         torch = r["torch"]
@@ -617,14 +686,21 @@ def _mnist_missing(settings) -> Optional[str]:
     return None
 
 
+def case_count(args, name: str, flag: str) -> int:
+    """--warmup, --plain_iters or --check_iters as given, else the case's default."""
+    given = getattr(args, flag)
+    return given if given is not None else CASE_COUNTS.get(name, DEFAULT_COUNTS)[flag]
+
+
 def benchmark(args) -> dict:
-    names = DATA_SETS if args.data == "all" else (args.data,)
-    sets = list(args.set) + ([f"data_dir={args.data_dir}"] if args.data_dir else [])
+    names = list(CASES) if args.data == "all" else [args.data]
     flags = {"execution": args.execution}
     all_settings = {}
     for name in names:  # every setting and data file is checked before anything is timed
-        settings = resolve_settings(None, sets if name == "mnist" else args.set, flags, name)
-        missing = _mnist_missing(settings) if name == "mnist" else None
+        image = name != "uniform"
+        sets = list(args.set) + ([f"data_dir={args.data_dir}"] if args.data_dir and image else [])
+        settings = resolve_settings(REPO_ROOT / CASES[name], sets, flags, None)
+        missing = _mnist_missing(settings) if image else None
         if missing:
             raise ConfigError(missing)
         all_settings[name] = settings
@@ -634,8 +710,9 @@ def benchmark(args) -> dict:
         want_torch = False
 
     iters = {name: args.iters or DEFAULT_ITERS[name] for name in all_settings}
-    report = {"machine": _machine(), "load_at_start": _load(), "iters": iters,
-              "warmup": args.warmup, "plain_iters": args.plain_iters}
+    counts = {flag: {name: case_count(args, name, flag) for name in all_settings}
+              for flag in DEFAULT_COUNTS}
+    report = {"machine": _machine(), "load_at_start": _load(), "iters": iters, **counts}
     peak = matmul_peak_gflops()
     report["matmul_peak_gflops"] = peak
     print(f"matmul peak ({MATMUL_N}^3 float32, {report['machine']['env']['OMP_NUM_THREADS'] or '?'}"
@@ -644,19 +721,19 @@ def benchmark(args) -> dict:
     report["results"] = {}
     for name, settings in all_settings.items():
         print(f"{name}: timing our trainer...", flush=True)
-        r = measure_ours(settings, iters[name], args.warmup, args.check_iters, peak)
-        r["batch_size"] = settings.batch_size
+        warmup, plain_iters = counts["warmup"][name], counts["plain_iters"][name]
+        r = measure_ours(settings, iters[name], warmup, counts["check_iters"][name], peak)
+        r.update(batch_size=settings.batch_size, loop=baseline_loop(settings))
         if name == "mnist" and args.run_iters > 0:
             print(f"{name}: a short whole run for its peak memory...", flush=True)
             r["run"] = run_short_training(settings, args.run_iters, sets)
         print(f"{name}: the plain baseline...", flush=True)
-        r["plain"] = run_baseline("benchmark_plain", settings, args.plain_iters,
-                                  args.warmup, plain=True)
+        r["plain"] = run_baseline("benchmark_plain", settings, plain_iters, warmup, plain=True)
         r["speedup"] = r["plain"]["ms"]["iteration"] / r["iteration_ms"]
         if want_torch:
             print(f"{name}: PyTorch...", flush=True)
-            r["torch"] = run_baseline("benchmark_torch", settings, args.plain_iters,
-                                      args.warmup, plain=False)
+            r["torch"] = run_baseline("benchmark_torch", settings, plain_iters, warmup,
+                                      plain=False)
             r["torch_ratio"] = r["iteration_ms"] / r["torch"]["ms"]["iteration"]
         r["load_after"] = _load()
         report["results"][name] = r
@@ -673,7 +750,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if (getattr(args, flag) or 1) < 1:
             print(f"error: --{flag} must be at least 1", file=sys.stderr)
             return EXIT_USAGE
-    if min(args.warmup, args.run_iters, args.check_iters) < 0:
+    if min(args.warmup or 0, args.run_iters, args.check_iters or 0) < 0:
         print("error: --warmup, --check_iters and --run_iters must be at least 0", file=sys.stderr)
         return EXIT_USAGE
     if args.json and not Path(args.json).resolve().parent.is_dir():

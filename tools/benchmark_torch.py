@@ -1,7 +1,9 @@
 """The optional PyTorch comparison of tools/benchmark.py (`--compare torch`): the same networks
-(layers, initialisations and batch-statistics batch norms of conf/gan_conf.py and
-conf/gan_conf_image.py, rebuilt in torch) and the same v1 schedule, written the ordinary PyTorch
-way, timed per iteration.
+(layers, initialisations and batch-statistics batch norms of conf/gan_conf.py,
+conf/gan_conf_image.py, conf/mlp_gan.py, conf/leaky_mlp_gan.py and conf/acgan.py, rebuilt in
+torch) and the same schedule (v1's, or the MLP GANs' and the AC-GAN's D-then-G loop, as
+tools/benchmark_plain.py's `--loop alternate` describes it), written the ordinary PyTorch way,
+timed per iteration.
 
 Run by the benchmark as `python tools/benchmark_torch.py ...` in a subprocess with the
 trainer's CPU environment, only when torch is importable; it never imports paddle. Batches come
@@ -16,10 +18,19 @@ import time
 import numpy as np
 
 # benchmark_plain imports paddle only inside its main(): its helpers are framework-free.
-from benchmark_plain import PartTimes, common_parser, load_mnist_images, v1_pick
+from benchmark_plain import (
+    PartTimes,
+    common_parser,
+    load_mnist_images,
+    load_mnist_labels,
+    noise_batch,
+    v1_pick,
+)
 
 NOISE_2D, HIDDEN_2D = 10, 10  # conf/gan_conf.py
 NOISE_IMAGE, FILTERS = 100, 64  # conf/gan_conf_image.py: noise, gf = df
+NOISE_MLP = 100  # conf/mlp_gan.py, conf/leaky_mlp_gan.py
+NOISE_ACGAN, CLASSES_ACGAN, DROPOUT_ACGAN, LEAK_ACGAN = 100, 10, 0.3, 0.3  # conf/acgan.py
 
 
 def filter_and_padding(big: int, small: int):
@@ -84,8 +95,156 @@ def build(torch, data: str, shape):
     return gen, dis, NOISE_IMAGE
 
 
+def build_mlp(torch, conf_name: str):
+    """(generator, discriminator) of conf/mlp_gan.py or conf/leaky_mlp_gan.py."""
+    nn = torch.nn
+    leaky = conf_name == "leaky_mlp_gan.py"
+
+    def fc(inp, out):
+        layer = nn.Linear(inp, out)
+        if leaky:  # TensorFlow's dense default
+            nn.init.xavier_uniform_(layer.weight)
+        else:  # that code's xavier_init: N(0, sqrt(2 / fan_in))
+            nn.init.normal_(layer.weight, 0.0, (2.0 / inp) ** 0.5)
+        nn.init.zeros_(layer.bias)
+        return layer
+
+    act = nn.LeakyReLU(0.01) if leaky else nn.ReLU()
+    gen = nn.Sequential(fc(100, 128), act, fc(128, 784), nn.Tanh() if leaky else nn.Sigmoid(),
+                        nn.Unflatten(1, (1, 28, 28)))
+    dis = nn.Sequential(nn.Flatten(), fc(784, 128), act, fc(128, 1))
+    return gen, dis
+
+
+def build_acgan(torch):
+    """(generator, discriminator) of conf/acgan.py, layer for layer (its docstring says why each
+    is so): G(noise, labels) -> images, D(images) -> (real/fake logit, class logits)."""
+    nn, F = torch.nn, torch.nn.functional
+
+    def init(layer, weight_init):  # Glorot as Keras, biases at 0
+        weight_init(layer.weight)
+        if getattr(layer, "bias", None) is not None:
+            nn.init.zeros_(layer.bias)
+        return layer
+
+    normal, uniform = nn.init.xavier_normal_, nn.init.xavier_uniform_
+
+    class Generator(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = init(nn.Embedding(CLASSES_ACGAN, NOISE_ACGAN), normal)
+            self.dense1 = init(nn.Linear(NOISE_ACGAN, 1024), uniform)
+            self.dense2 = init(nn.Linear(1024, 128 * 7 * 7), uniform)
+            self.conv1 = init(nn.Conv2d(128, 256, 5, padding=2), normal)
+            self.conv2 = init(nn.Conv2d(256, 128, 5, padding=2), normal)
+            self.conv3 = init(nn.Conv2d(128, 1, 2), normal)
+
+        def forward(self, noise, labels):
+            x = noise * self.embedding(labels)
+            x = F.relu(self.dense2(F.relu(self.dense1(x)))).reshape(-1, 128, 7, 7)
+            x = F.relu(self.conv1(F.interpolate(x, scale_factor=2, mode="nearest")))
+            x = F.relu(self.conv2(F.interpolate(x, scale_factor=2, mode="nearest")))
+            return torch.tanh(self.conv3(F.pad(x, (0, 1, 0, 1))))  # "same" for 2x2: right, bottom
+
+    class Discriminator(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.convs = nn.ModuleList(
+                init(nn.Conv2d(cin, cout, 3, stride, 1), uniform)
+                for cin, cout, stride in ((1, 32, 2), (32, 64, 1), (64, 128, 2), (128, 256, 1)))
+            self.dropout = nn.Dropout(DROPOUT_ACGAN)
+            self.adversarial = init(nn.Linear(256 * 7 * 7, 1), uniform)
+            self.classes = init(nn.Linear(256 * 7 * 7, CLASSES_ACGAN), uniform)
+
+        def forward(self, images):
+            x = images
+            for conv in self.convs:
+                x = self.dropout(F.leaky_relu(conv(x), LEAK_ACGAN))
+            x = x.flatten(1)
+            return self.adversarial(x), self.classes(x)
+
+    return Generator(), Discriminator()
+
+
+def build_alternate(torch, conf_name: str):
+    """(generator, discriminator, noise size, classes) of a conf timed with the alternate loop,
+    by its file name; classes is 0 for an unconditional conf."""
+    if conf_name == "acgan.py":
+        return (*build_acgan(torch), NOISE_ACGAN, CLASSES_ACGAN)
+    if conf_name in ("mlp_gan.py", "leaky_mlp_gan.py"):
+        return (*build_mlp(torch, conf_name), NOISE_MLP, 0)
+    # a silent stand-in would time other networks than ours
+    raise SystemExit(f"benchmark_torch: no PyTorch version of {conf_name}")
+
+
+def alternate_loop(args, torch, data) -> PartTimes:
+    """The MLP GANs' and the AC-GAN's loop: a D update on a real and a fake batch (with their
+    classes, for the AC-GAN), then a G update on `--g_batches` batches."""
+    F = torch.nn.functional
+    gen, dis, noise_dim, classes = build_alternate(torch, args.conf.rsplit("/", 1)[-1])
+    labels = torch.from_numpy(load_mnist_labels(args.data_dir)) if classes else None
+    rng, batch = np.random.default_rng(args.seed), args.batch_size
+    betas = (args.beta1, args.beta2)
+    opt_d = torch.optim.Adam(dis.parameters(), lr=args.learning_rate, betas=betas,
+                             eps=args.epsilon)
+    opt_g = torch.optim.Adam(gen.parameters(), lr=args.learning_rate, betas=betas,
+                             eps=args.epsilon)
+
+    def judge(images, target, classes_of, minimax=False):
+        """D's loss on a batch: the logistic term against `target`, plus the class term."""
+        out = dis(images)
+        adv = out[0] if classes else out
+        loss = F.binary_cross_entropy_with_logits(adv, target)
+        loss = -loss if minimax else loss
+        if classes:
+            loss = loss + args.aux_weight * F.cross_entropy(out[1], classes_of)
+        return loss
+
+    g_batch = args.g_batches * batch
+    real_target = torch.full((batch, 1), args.real_label)
+    zeros, ones, g_zeros = torch.zeros(batch, 1), torch.ones(g_batch, 1), torch.zeros(g_batch, 1)
+    order, position = torch.randperm(len(data)), 0
+    times = PartTimes(args.iters, args.warmup, alternating=True)
+    for i in times.loop():
+        pick = "dis" if i % 2 == 0 else "gen"
+        t0 = time.perf_counter()
+        if position + batch > len(data):
+            order, position = torch.randperm(len(data)), 0
+        chosen = order[position:position + batch]
+        real = data[chosen]
+        position += batch
+        count = batch if pick == "dis" else g_batch
+        noise = torch.from_numpy(noise_batch(rng, (count, noise_dim), args.noise))
+        real_labels = fake_labels = None
+        gen_inputs = (noise,)
+        if classes:
+            real_labels = labels[chosen]
+            fake_labels = torch.from_numpy(rng.integers(0, classes, count, dtype=np.int64))
+            gen_inputs = (noise, fake_labels)
+        t1 = time.perf_counter()
+        if pick == "dis":
+            fake = gen(*gen_inputs).detach()
+            loss = judge(real, real_target, real_labels) + judge(fake, zeros, fake_labels)
+            opt_d.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_d.step()
+        else:
+            dis.requires_grad_(False)  # G's update computes no gradient for D's weights
+            fake = gen(*gen_inputs)
+            loss = (judge(fake, ones, fake_labels) if args.loss != "minimax"
+                    else judge(fake, g_zeros, fake_labels, minimax=True))
+            opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_g.step()
+            dis.requires_grad_(True)
+        loss.item()  # what a user logs
+        t2 = time.perf_counter()
+        times.record(i, pick, t0, t1, t1, t2, t2)
+    return times
+
+
 def main(argv=None) -> int:
-    args = common_parser("PyTorch v1 GAN iterations, timed.").parse_args(argv)
+    args = common_parser("PyTorch GAN iterations, timed.").parse_args(argv)
     import torch
     import torch.nn.functional as F
 
@@ -94,8 +253,15 @@ def main(argv=None) -> int:
     if args.data == "uniform":
         data = rng.random((args.data_size, 2), dtype=np.float32)
     else:
-        data = load_mnist_images(args.data_dir)
+        data = load_mnist_images(args.data_dir, *args.pixel_range)
     data = torch.from_numpy(data)
+    if args.loop == "alternate":
+        alternate_loop(args, torch, data).print_json(threads=torch.get_num_threads(),
+                                                     version=torch.__version__)
+        return 0
+    expected = "gan_conf.py" if args.data == "uniform" else "gan_conf_image.py"
+    if args.conf.rsplit("/", 1)[-1] != expected:  # build() rebuilds only v1's two confs
+        raise SystemExit(f"benchmark_torch: no PyTorch version of {args.conf} in the v1 loop")
     batch = args.batch_size
     make_gen, make_dis, noise_dim = build(torch, args.data, tuple(data.shape[1:]))
     gen, dis = make_gen(), make_dis()  # the trained copies

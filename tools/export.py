@@ -1,6 +1,7 @@
 """Export a checkpoint's generator as a Paddle inference model:
 `python tools/export.py SOURCE --out DIR`. Writes DIR/generator.json (.pdmodel on Paddle 2.6) +
-generator.pdiparams (paddle.jit.save, input noise [None, noise_dim]) and DIR/export_info.json,
+generator.pdiparams (paddle.jit.save, input noise [None, noise_dim], and label [None] for a
+conditional generator) and DIR/export_info.json,
 after checking that the saved model reproduces the training generator. Thin: the logic is in
 paddle_gan.export.
 
@@ -53,8 +54,10 @@ def main(argv=None) -> int:
     except ExportError as err:
         print(f"error: export check failed: {err}", file=sys.stderr)
         return 1
-    print(f"exported the generator of {loaded.path} to {args.out}: noise "
-          f"{info['input']['shape']} -> {info['output']['shape']}; reloaded and checked, max abs "
+    label = info["label_input"]
+    inputs = f"noise {info['input']['shape']}" + (f", label {label['shape']}" if label else "")
+    print(f"exported the generator of {loaded.path} to {args.out}: {inputs} -> "
+          f"{info['output']['shape']}; reloaded and checked, max abs "
           f"diff {info['check']['max_abs_diff']:.2g}")
     return 0
 

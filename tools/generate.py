@@ -1,6 +1,7 @@
 """Samples from a checkpoint: `python tools/generate.py SOURCE [--num N] [--seed S] [--out PREFIX]`,
-or `--pass P` to regenerate the picture the run logged for pass P. Writes PREFIX.png and
-PREFIX.npy. Thin on purpose: the logic is in paddle_gan.generate.
+or `--pass P` to regenerate the picture the run logged for pass P; a conditional generator's
+classes with `--labels 3,3,7` or `--class 7`. Writes PREFIX.png and PREFIX.npy. Thin on purpose:
+the logic is in paddle_gan.generate.
 
 Exit codes: 0 done; 2 bad usage or an unusable checkpoint (one line, no traceback).
 """
@@ -13,6 +14,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from paddle_gan import runtime  # noqa: E402
+
+
+def label_list(text: str):
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected classes like 3,3,7, got {text!r}") from None
 
 
 def build_parser():
@@ -31,6 +39,13 @@ def build_parser():
         help="the checkpoint saved at the end of pass P, with the run's fixed noise: the "
         "picture the run logged as samples/pass-PPPP.png, byte for byte")
     add("--fixed_noise", action="store_true", help="use the run's fixed noise (not --num/--seed)")
+    classes = parser.add_mutually_exclusive_group()
+    classes.add_argument("--labels", type=label_list, metavar="C,C,...",
+                         help="a conditional generator: one sample of each class listed "
+                         "(instead of --num)")
+    classes.add_argument("--class", dest="class_id", type=int, metavar="C",
+                         help="a conditional generator: --num samples of class C (default: "
+                         "every class in turn, a column each)")
     add("--out", metavar="PREFIX", help="output PREFIX.png and PREFIX.npy (default "
         "generated/samples, or generated/pass-PPPP with --pass)")
     add("--use_gpu", type=int, choices=(0, 1), help="default: as the trainer")
@@ -43,8 +58,7 @@ def main(argv=None) -> int:
     runtime.import_paddle()
     from paddle_gan.checkpoint.reader import open_checkpoint
     from paddle_gan.errors import UsageError
-    from paddle_gan.generate import regenerate_pass_picture, write_samples
-    from paddle_gan.noise import sample_noise
+    from paddle_gan.generate import regenerate_pass_picture, write_new_samples
 
     if args.num < 1:
         print(f"error: --num must be at least 1, got {args.num}", file=sys.stderr)
@@ -52,13 +66,16 @@ def main(argv=None) -> int:
     try:
         loaded = open_checkpoint(args.source, args.pass_id, args.use_gpu)
         if args.pass_id is not None or args.fixed_noise:
+            if args.labels or args.class_id is not None:
+                raise UsageError("the fixed noise has its own classes (a row each); --labels "
+                                 "and --class are for new samples")
             out = args.out or os.path.join(
                 "generated", f"pass-{loaded.meta['saved_at']['pass_id']:04d}")
             png, npy = regenerate_pass_picture(loaded, out)
         else:
-            noise = sample_noise(args.num, args.seed, loaded.noise_dim)
-            png, npy = write_samples(loaded, noise, args.out or "generated/samples",
-                                     title=f"{args.num} samples, seed {args.seed}")
+            png, npy = write_new_samples(loaded, args.num, args.seed,
+                                         args.out or "generated/samples", args.labels,
+                                         args.class_id)
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

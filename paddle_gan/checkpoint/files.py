@@ -24,7 +24,7 @@ import re
 import shutil
 import zipfile
 from pathlib import Path
-from typing import Callable, Tuple
+from typing import Callable, Dict, Tuple
 from urllib.parse import quote, unquote
 
 import numpy as np
@@ -65,12 +65,11 @@ def _one_line(err: BaseException) -> str:
     return " ".join(f"{type(err).__name__}: {err}".split())
 
 
-def _write_synced(path: Path, data: bytes) -> dict:
+def _write_synced(path: Path, data: bytes) -> None:
     with open(path, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 def _fsync_dir(path: Path) -> None:
@@ -104,12 +103,26 @@ def save_checkpoint(directory, name: str, arrays: dict[str, np.ndarray], meta: d
         raise CheckpointError(f"{final}: meta is not JSON-serialisable ({_one_line(e)})") from None
     buf = io.BytesIO()
     np.savez(buf, **encoded)
+    data = {ARRAYS: buf.getvalue(), META: meta_bytes}
+    files = {fname: {"size": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+             for fname, raw in data.items()}
+    manifest = {"format": FORMAT, "files": files, "sequence": int(sequence)}
+    data[MANIFEST] = json.dumps(manifest, indent=1).encode()
+    return write_folder(directory, name, data)
+
+
+def write_folder(directory, name: str, files: Dict[str, bytes]) -> Path:
+    """Write the folder `directory/name` holding `files` (name -> bytes, the manifest among
+    them) atomically, replacing one of that name safely: what a save writes, and what a copy of
+    a checkpoint fetched from a store is written with."""
+    directory = Path(directory)
+    final = directory / name
     with writing("checkpoint", final):
-        _write_folder(directory, name, buf.getvalue(), meta_bytes, sequence)
+        _write_folder(directory, name, files)
     return final
 
 
-def _write_folder(directory: Path, name: str, arrays: bytes, meta: bytes, sequence: int) -> None:
+def _write_folder(directory: Path, name: str, files: Dict[str, bytes]) -> None:
     final = directory / name
     directory.mkdir(parents=True, exist_ok=True)
     tmp = directory / f".{name}.tmp-{os.getpid()}"
@@ -118,9 +131,8 @@ def _write_folder(directory: Path, name: str, arrays: bytes, meta: bytes, sequen
         shutil.rmtree(leftover, ignore_errors=True)
     tmp.mkdir()
     try:
-        files = {ARRAYS: _write_synced(tmp / ARRAYS, arrays), META: _write_synced(tmp / META, meta)}
-        manifest = {"format": FORMAT, "files": files, "sequence": int(sequence)}
-        _write_synced(tmp / MANIFEST, json.dumps(manifest, indent=1).encode())
+        for fname in sorted(files, key=lambda f: f == MANIFEST):  # the manifest last
+            _write_synced(tmp / fname, files[fname])
         _fsync_dir(tmp)
         if final.exists():
             os.replace(final, old)

@@ -2,9 +2,11 @@
 
 tools/generate.py, export.py and evaluate.py all start with `open_checkpoint`. A source is a
 checkpoint folder, a checkpoints folder or a run's output dir (then the newest valid checkpoint,
-or with `pass_id` the one saved at the end of that pass). The generator is rebuilt from the conf
-module the checkpoint's settings name and loaded with its saved weights; every problem is a
-one-line `UsageError` (a CheckpointError, ConfigError or DeviceError).
+or with `pass_id` the one saved at the end of that pass), on this machine or on a store (a URL:
+its complete checkpoints are fetched into the local cache first, `mirror.fetch_checkpoints`).
+The generator is rebuilt from the conf module the checkpoint's settings name and loaded with its
+saved weights; every problem is a one-line `UsageError` (a CheckpointError, ConfigError or
+DeviceError).
 """
 from __future__ import annotations
 
@@ -15,8 +17,10 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from .. import storage
 from ..config import Settings, load_conf_module, settings_from_dict
 from ..errors import CheckpointError, ConfigError
+from ..noise import class_grid_labels
 from ..runtime import select_device
 from .files import MANIFEST, list_checkpoints, load_checkpoint, newest_valid
 from .train_state import FORMAT, MALFORMED, READABLE_FORMATS, check_fixed_noise, load_tensors
@@ -38,6 +42,25 @@ class Loaded:
     @property
     def sample_shape(self) -> tuple:
         return tuple(self.meta["sample"]["shape"])
+
+    @property
+    def noise_distribution(self) -> str:
+        """The noise the generator was trained on (checkpoints from before it was a setting:
+        standard normal, the only one then)."""
+        return self.meta["sample"].get("noise", "normal")
+
+    @property
+    def num_classes(self) -> int:
+        """A conditional generator's classes; 0 for an unconditional one (and checkpoints from
+        before there were conditional ones)."""
+        return int(self.meta["sample"].get("num_classes", 0))
+
+    @property
+    def fixed_labels(self) -> Optional[np.ndarray]:
+        """The classes of the fixed noise's pictures (row c = class c); None if unconditional."""
+        if not self.num_classes:
+            return None
+        return class_grid_labels(self.num_classes, len(self.fixed_noise))
 
     @property
     def pixel_range(self):
@@ -66,7 +89,11 @@ def _pass_of(path: Path) -> int:
 
 def find_checkpoint(source, pass_id: Optional[int] = None, warn=print) -> Tuple[Path, dict, dict]:
     """(path, arrays, meta) of the checkpoint `source` names (see the module docstring)."""
-    source = Path(source)
+    if storage.is_remote(source):
+        from ..mirror import fetch_checkpoints
+
+        source = fetch_checkpoints(str(source), Settings().resolved_remote_cache())
+    source = storage.local_path(source)
     if (source / MANIFEST).is_file():
         return (source, *load_checkpoint(source))
     if not source.exists():
@@ -117,7 +144,12 @@ def _check_for_tools(loaded: Loaded) -> None:
         raise ValueError(f"sample noise_dim {loaded.noise_dim} or shape {list(shape)}")
     if loaded.pixel_range is not None and len(loaded.pixel_range) != 2:
         raise ValueError(f"pixel_range {loaded.pixel_range}")
-    check_fixed_noise(loaded.fixed_noise, loaded.noise_dim)
+    if loaded.noise_distribution not in ("normal", "uniform"):
+        raise ValueError(f"noise {loaded.noise_distribution!r}")
+    classes = loaded.meta["sample"].get("num_classes", 0)
+    if isinstance(classes, bool) or not isinstance(classes, int) or not 0 <= classes <= 1 << 20:
+        raise ValueError(f"sample num_classes {classes!r}")
+    check_fixed_noise(loaded.fixed_noise, loaded.noise_dim, classes)
 
 
 def open_checkpoint(source, pass_id: Optional[int] = None,

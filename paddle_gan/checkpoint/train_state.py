@@ -10,13 +10,14 @@ the JSON are stored is `files`' business.
 """
 from __future__ import annotations
 
+import json
 import logging
 import random
 from typing import TYPE_CHECKING, Dict, List, Protocol, Sequence, Tuple
 
 import numpy as np
 
-from ..config import flatten_settings, settings_to_dict
+from ..config import Settings, deep_merge, flatten_settings, settings_to_dict
 from ..errors import CheckpointError, shorten
 from ..state import DIS, GEN, StepResult
 
@@ -40,7 +41,7 @@ REFUSED = ("data", "conf", "data_size")
 # none).
 DATA_SECTIONS = ("ring", "grid")
 QUIET = ("num_passes", "output_dir", "resume", "use_gpu", "gpu_id", "data_dir", "plugins",
-         "plugin_options")
+         "plugin_options", "storage_options", "remote_cache")
 
 
 # What a damaged or hand-made meta.json makes restoring raise (a wrong type, a missing key, a
@@ -55,12 +56,16 @@ def _count(value) -> int:
     return value
 
 
-def check_fixed_noise(noise: np.ndarray, noise_dim: int) -> np.ndarray:
-    """The run's fixed noise as saved, if it can be: finite float32 [N, noise_dim]."""
+def check_fixed_noise(noise: np.ndarray, noise_dim: int, num_classes: int = 0) -> np.ndarray:
+    """The run's fixed noise as saved, if it can be: finite float32 [N, noise_dim], with N a
+    multiple of a conditional run's classes (the picture has a row for each)."""
     if noise.ndim != 2 or noise.shape[1] != noise_dim or noise.dtype != np.float32 or not len(
             noise) or not np.isfinite(noise).all():
         raise ValueError(f"fixed_noise is {noise.dtype}{list(noise.shape)}, not finite "
                          f"float32 [N, {noise_dim}]")
+    if num_classes and len(noise) % num_classes:
+        raise ValueError(f"fixed_noise holds {len(noise)} vectors, not a multiple of the "
+                         f"{num_classes} classes")
     return noise
 
 
@@ -106,6 +111,7 @@ def collect(state: TrainState, plugins: Sequence[Stateful], pass_end: bool = Fal
     resume_at = (state.pass_id + 1, 0) if pass_end else (state.pass_id, state.iteration)
     meta = {
         "format": FORMAT,
+        "world_size": state.nets.ranks.world,  # data-parallel processes (1: alone)
         "saved_at": {"pass_id": state.pass_id, "iteration": state.iteration,
                      "global_step": state.global_step, "pass_end": pass_end, "reason": reason},
         "counters": {"pass_id": resume_at[0], "iteration": resume_at[1],
@@ -119,14 +125,27 @@ def collect(state: TrainState, plugins: Sequence[Stateful], pass_end: bool = Fal
             "python": [py_version, list(py_internal), py_gauss],
             "numpy_global": [legacy[0], int(legacy[2]), int(legacy[3]), float(legacy[4])],
             "paddle": compat.paddle_rng_state(),
+            "step": state.step.rng.state_dict(),
         },
         "plugins": {p.name: p.state_dict() for p in plugins},
         "settings": settings_to_dict(state.settings),
         "sample": {"noise_dim": int(nets.noise_dim), "shape": list(nets.sample_shape),
                    "pixel_range": (list(state.dataset.pixel_range)
-                                   if state.dataset.pixel_range else None)},
+                                   if state.dataset.pixel_range else None),
+                   "noise": state.settings.noise, "num_classes": int(nets.num_classes)},
     }
     return arrays, meta
+
+
+def shared_by_ranks(arrays: Dict[str, np.ndarray], meta: dict) -> Dict[str, np.ndarray]:
+    """What every rank of a data-parallel run holds the same: every array (parameters,
+    statistics, optimiser state, fixed noise) and the counters, scheduler, sampler and random
+    streams (all but Paddle's generator, which is each rank's own)."""
+    rng = {k: v for k, v in meta["rng"].items() if k != "paddle"}
+    same = {k: meta[k] for k in ("counters", "scheduler", "sampler")}
+    text = json.dumps({**same, "rng": rng}, sort_keys=True, default=str)
+    return {**arrays, "meta: counters, scheduler, sampler, random streams":
+            np.frombuffer(text.encode(), dtype=np.uint8)}
 
 
 def non_finite(arrays: Dict[str, np.ndarray]) -> List[str]:
@@ -161,6 +180,12 @@ def restore(state: TrainState, plugins: Sequence[Stateful], arrays: Dict[str, np
 
     if meta.get("format") not in READABLE_FORMATS:
         raise CheckpointError(f"{where}: not a {FORMAT} checkpoint")
+    saved_world, world = meta.get("world_size", 1), state.nets.ranks.world
+    if saved_world != world:
+        raise CheckpointError(
+            f"{where} was saved by a run of {saved_world} process(es) (each with its shard of "
+            f"every batch and its own random state); resume it with {saved_world} "
+            f"(paddle.distributed.launch --nproc_per_node), this run has {world}")
     try:
         nets = state.nets
         for net in NETWORKS:
@@ -173,7 +198,8 @@ def restore(state: TrainState, plugins: Sequence[Stateful], arrays: Dict[str, np
                 compat.set_optimizer_state(getattr(nets, opt), params, saved)
             except ValueError as e:
                 raise CheckpointError(f"{where}: {opt}: {e}") from None
-        state.fixed_noise = check_fixed_noise(arrays["fixed_noise"], nets.noise_dim)
+        state.fixed_noise = check_fixed_noise(arrays["fixed_noise"], nets.noise_dim,
+                                              nets.num_classes)
         counters = meta["counters"]
         state.pass_id, state.iteration = (_count(counters["pass_id"]),
                                           _count(counters["iteration"]))
@@ -194,7 +220,10 @@ def restore(state: TrainState, plugins: Sequence[Stateful], arrays: Dict[str, np
         random.setstate((version, tuple(internal), gauss))
         kind, pos, has_gauss, cached = rng["numpy_global"]
         np.random.set_state((kind, arrays["rng/numpy_global_keys"], pos, has_gauss, cached))
-        why_not = compat.set_paddle_rng_state(rng["paddle"])
+        if "step" in rng:  # checkpoints from before the step drew anything have none
+            state.step.rng.load_state_dict(rng["step"])
+        mine = rng["paddle_ranks"][nets.ranks.rank] if world > 1 else rng["paddle"]
+        why_not = compat.set_paddle_rng_state(mine)
         if why_not:  # harmless unless the conf draws from it while training (dropout)
             log.warning(f"checkpoint: Paddle's random generator not restored ({why_not}); a "
                         f"conf that draws from it while training (dropout) will not continue "
@@ -218,7 +247,9 @@ def check_settings(saved: dict, current: dict, where) -> List[str]:
     return their names."""
     if not isinstance(saved, dict):
         raise CheckpointError(f"{where}: its settings are not a mapping")
-    old, new = flatten_settings(saved), flatten_settings(current)
+    # A setting newer than the checkpoint had its default then: compare with that.
+    defaults = settings_to_dict(Settings())
+    old, new = flatten_settings(deep_merge(defaults, saved)), flatten_settings(current)
     changed = [k for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)]
     other_sections = [name for name in DATA_SECTIONS if name != saved.get("data")]
     changed = [k for k in changed if k.split(".")[0] not in other_sections]

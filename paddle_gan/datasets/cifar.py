@@ -1,8 +1,9 @@
 """CIFAR-10 from its *binary* batches (the pickled version is never loaded): `load_cifar` reads
-data_batch_1..5.bin or test_batch.bin into an `ArrayDataset` of 3x32x32 float32 images in
-[-1, 1] with int64 labels. Each file must be a whole number of 3073-byte records (one label byte,
-then 3072 pixel bytes in CHW order: 1024 red, 1024 green, 1024 blue) with labels in 0..9; any
-other file is a `DataError` that names it and what was expected.
+data_batch_1..5.bin or test_batch.bin into an `ArrayDataset` of 3x32x32 float32 images in the
+conf's pixel range ([-1, 1] unless it says otherwise) with int64 labels. Each file must be a
+whole number of 3073-byte records (one label byte, then 3072 pixel bytes in CHW order: 1024 red,
+1024 green, 1024 blue) with labels in 0..9; any other file is a `DataError` that names it and
+what was expected.
 """
 from __future__ import annotations
 
@@ -70,9 +71,10 @@ def _find(data_dir: Path, names: List[str]) -> List[Path]:
     )
 
 
-def load_cifar(data_dir: Union[str, Path], split: str = "train",
-               verify: bool = True) -> ArrayDataset:
-    """One split ("train": data_batch_1..5, or "test": test_batch) of CIFAR-10 in `data_dir`."""
+def load_cifar(data_dir: Union[str, Path], split: str = "train", verify: bool = True,
+               pixel_range=(-1.0, 1.0)) -> ArrayDataset:
+    """One split ("train": data_batch_1..5, or "test": test_batch) of CIFAR-10 in `data_dir`,
+    pixels scaled from 0..255 to `pixel_range`."""
     if split not in FILES:
         raise ValueError(f"unknown CIFAR-10 split {split!r}; expected one of {sorted(FILES)}")
     paths = _find(Path(data_dir), FILES[split])
@@ -82,18 +84,26 @@ def load_cifar(data_dir: Union[str, Path], split: str = "train",
     check_memory(count * PIXEL_BYTES * 4, f"CIFAR-10 {split} ({count} float32 images)")
     # Every file is checked before the 600 MB float32 array is made; it is filled in place, so
     # there is no concatenated uint8 copy and no float64 temporary.
+    low, high = pixel_range
     samples = np.empty((count, *IMAGE_SHAPE), dtype=np.float32)
     labels = np.empty(count, dtype=np.int64)
     start = 0
     for images, batch_labels in batches:
         end = start + len(batch_labels)
-        np.divide(images, 127.5, out=samples[start:end], dtype=np.float32)
+        np.divide(images, 255.0 / (high - low), out=samples[start:end], dtype=np.float32)
         labels[start:end] = batch_labels
         start = end
-    samples -= 1.0
-    return ArrayDataset("cifar", samples, labels, pixel_range=(-1.0, 1.0))
+    samples += low  # for [-1, 1]: / 127.5, then - 1, as ever
+    return ArrayDataset("cifar", samples, labels, pixel_range=(float(low), float(high)))
 
 
 def load(settings) -> ArrayDataset:
     """The `cifar` data source: the training split in `settings.data_dir`."""
-    return load_cifar(settings.resolved_data_dir(), "train", settings.verify_data)
+    return load_cifar(settings.resolved_data_dir(), "train", settings.verify_data,
+                      settings.pixel_range)
+
+
+def load_test(settings) -> ArrayDataset:
+    """The test split in `settings.data_dir` (what the `history` plugin measures on)."""
+    return load_cifar(settings.resolved_data_dir(), "test", settings.verify_data,
+                      settings.pixel_range)

@@ -1,5 +1,6 @@
 """MNIST from its IDX files: the reader and its checks, and `load_mnist`, which turns one split into
-an `ArrayDataset` of 1x28x28 float32 images in [-1, 1] with their int64 labels. Each file is
+an `ArrayDataset` of 1x28x28 float32 images in the conf's pixel range ([-1, 1] unless it says
+otherwise) with their int64 labels. Each file is
 checked against its own header (magic number, dimensions, body length), against the official MD5
 when it has the official size (`checksums`), and the images against their labels; every failure
 is a `DataError` naming the file and what was expected, because a damaged download must stop a
@@ -91,9 +92,10 @@ def _find(data_dir: Path, name: str) -> Path:
                     f"`MNIST_DIR={data_dir} {SCRIPT}` or add --download")
 
 
-def load_mnist(data_dir: Union[str, Path], split: str = "train",
-               verify: bool = True) -> ArrayDataset:
-    """One split ("train" or "test", the t10k files) of MNIST in `data_dir`."""
+def load_mnist(data_dir: Union[str, Path], split: str = "train", verify: bool = True,
+               pixel_range=(-1.0, 1.0)) -> ArrayDataset:
+    """One split ("train" or "test", the t10k files) of MNIST in `data_dir`, pixels scaled from
+    0..255 to `pixel_range`."""
     if split not in FILES:
         raise ValueError(f"unknown MNIST split {split!r}; expected one of {sorted(FILES)}")
     data_dir = Path(data_dir)
@@ -121,12 +123,21 @@ def load_mnist(data_dir: Union[str, Path], split: str = "train",
         )
 
     check_memory(images.size * 4, f"MNIST {split} ({len(images)} float32 images)")
+    low, high = pixel_range
     samples = images.reshape(len(images), 1, *IMAGE_SIZE).astype(np.float32)
-    samples /= 127.5
-    samples -= 1.0
-    return ArrayDataset("mnist", samples, labels.astype(np.int64), pixel_range=(-1.0, 1.0))
+    samples /= 255.0 / (high - low)  # for [-1, 1]: / 127.5, then - 1, as ever
+    samples += low
+    return ArrayDataset("mnist", samples, labels.astype(np.int64),
+                        pixel_range=(float(low), float(high)))
 
 
 def load(settings) -> ArrayDataset:
     """The `mnist` data source: the training split in `settings.data_dir`."""
-    return load_mnist(settings.resolved_data_dir(), "train", settings.verify_data)
+    return load_mnist(settings.resolved_data_dir(), "train", settings.verify_data,
+                      settings.pixel_range)
+
+
+def load_test(settings) -> ArrayDataset:
+    """The test split in `settings.data_dir` (what the `history` plugin measures on)."""
+    return load_mnist(settings.resolved_data_dir(), "test", settings.verify_data,
+                      settings.pixel_range)

@@ -5,9 +5,11 @@ paddle_gan/metrics/assets and the SHA-256 it must have), where the reference sta
 MNIST test split and the real-data floor are cached (one file per extractor), `Evaluator`, which
 draws N samples from a generator with noise of its own seed (never the training's random state)
 and returns the metrics with their protocol and the same metrics of real data ("real": the
-floor a generator is measured against) as one JSON-serialisable dict, strict JSON for those
-dicts (NaN becomes null) and their one-line and table renderings. The metrics themselves are
-the sibling modules' business (`two_d`, `image`, `manifold`, `classifier`).
+floor a generator is measured against) as one JSON-serialisable dict (for a conditional
+generator, with its samples asked for balanced classes and the conditional metrics added),
+strict JSON for those dicts (NaN becomes null) and their one-line and table renderings. The
+metrics themselves are the sibling modules' business (`two_d`, `image`, `manifold`,
+`conditional`, `classifier`).
 """
 from __future__ import annotations
 
@@ -23,8 +25,11 @@ import numpy as np
 from ..checkpoint.reader import Loaded
 from ..config import Settings
 from ..errors import CheckpointError, DataError, UsageError
-from ..noise import sample_noise
+from ..noise import balanced_labels, sample_noise
+from ..remote import fetch_folder
+from ..storage import is_remote
 from .classifier import ExtractorError, LeNet, file_sha256, load_classifier
+from .conditional import ClassReference, class_reference, evaluate_conditional
 from .image import ReferenceStats, evaluate_images, reference_stats
 from .two_d import GaussianMixture2D, evaluate_2d, true_distribution
 
@@ -43,14 +48,16 @@ DEFAULT_CACHE = Path("output") / "metrics_cache"
 HEADLINE = {
     "points": ("inside", "coverage", "sliced_w1", "ks"),
     "modes": ("modes", "high_quality", "reverse_kl", "sliced_w1", "ks"),
-    "images": ("frechet", "classifier_score", "class_entropy", "confident", "precision", "recall",
-               "density", "coverage"),
+    "images": ("frechet", "classifier_score", "class_coverage", "class_entropy", "confident",
+               "precision", "recall", "density", "coverage"),
 }
+CONDITIONAL_HEADLINE = ("conditional_accuracy", "class_frechet")
 BEST = {"inside": "1", "coverage": "1", "sliced_w1": "0", "ks": "0", "modes": "all",
         "high_quality": "0.989 (true samples)", "reverse_kl": "0", "frechet": "0",
-        "classifier_score": "10", "class_entropy": "2.303 (ln 10)", "confident": "1",
-        "precision": "1", "recall": "1", "density": "1"}
-METRICS = sorted({name for names in HEADLINE.values() for name in names})
+        "classifier_score": "10", "class_coverage": "1", "class_entropy": "2.303 (ln 10)",
+        "confident": "1", "precision": "1", "recall": "1", "density": "1",
+        "conditional_accuracy": "1", "class_frechet": "0"}
+METRICS = sorted({name for names in (*HEADLINE.values(), CONDITIONAL_HEADLINE) for name in names})
 
 class MetricsUnavailable(UsageError):
     """This data source has no metrics here (CIFAR-10: the only extractor is an MNIST one)."""
@@ -143,18 +150,27 @@ class Evaluator:
     to measure, e.g. no MNIST training split)."""
 
     def __init__(self, data: str, distribution=None, extractor: Optional[LeNet] = None,
-                 reference: Optional[ReferenceStats] = None, floor=None):
+                 reference: Optional[ReferenceStats] = None, floor=None, noise: str = "normal",
+                 pixel_range=(-1.0, 1.0), class_reference: Optional[ClassReference] = None):
         self.data, self.distribution = data, distribution
         self.extractor, self.reference = extractor, reference
+        self.noise, self.pixel_range = noise, tuple(pixel_range or (-1.0, 1.0))
         if distribution is None:
             self.kind = "images"
         else:
             self.kind = "modes" if isinstance(distribution, GaussianMixture2D) else "points"
         self._floor, self._floors = floor, {}
+        self.class_reference = class_reference  # set: the generator is conditional
+        self.num_classes = len(class_reference.means) if class_reference else 0
 
     @property
     def default_samples(self) -> int:
         return DEFAULT_SAMPLES[self.kind]
+
+    @property
+    def min_samples(self) -> int:
+        """Statistics need 2 samples (of each class, for a conditional generator)."""
+        return 2 * max(1, self.num_classes)
 
     def real(self, n_samples: int, seed: int) -> Optional[dict]:
         """The headline metrics of real data under the same protocol (computed once)."""
@@ -177,13 +193,20 @@ class Evaluator:
         """The metrics of `n_samples` drawn from `generator` with noise from `seed`."""
         from ..networks import generate
 
-        samples = generate(generator, sample_noise(n_samples, seed, noise_dim))
+        labels = balanced_labels(n_samples, self.num_classes) if self.num_classes else None
+        samples = generate(generator, sample_noise(n_samples, seed, noise_dim, self.noise), labels)
         if self.distribution is not None:
             result = evaluate_2d(samples, self.distribution, seed=seed, checkpoint=checkpoint,
                                  pass_id=pass_id)
         else:
+            low, high = self.pixel_range  # the extractor reads MNIST as [-1, 1]
+            if (low, high) != (-1.0, 1.0):
+                samples = (samples - low) * np.float32(2 / (high - low)) - np.float32(1)
             result = evaluate_images(samples, self.extractor, self.reference, seed=seed,
                                      checkpoint=checkpoint, pass_id=pass_id)
+            if self.num_classes:
+                result.update(evaluate_conditional(samples, labels, self.extractor,
+                                                   self.class_reference))
         result["data"] = self.data
         result["global_step"] = None if global_step is None else int(global_step)
         result["real"] = self.real(n_samples, seed)
@@ -191,21 +214,39 @@ class Evaluator:
 
 
 def build_evaluator(settings: Settings, classifier: Optional[PathLike] = None,
-                    reference_cache: PathLike = DEFAULT_CACHE) -> Evaluator:
-    """The evaluator for the run's data (`settings.data`, its folder and a 2-D source's layout).
-    Raises MetricsUnavailable (no metrics for it), ExtractorError (extractor refused) or
-    DataError (MNIST test split unreadable)."""
+                    reference_cache: PathLike = DEFAULT_CACHE, pixel_range=(-1.0, 1.0),
+                    num_classes: int = 0) -> Evaluator:
+    """The evaluator for the run's data (`settings.data`, its folder, noise and a 2-D source's
+    layout) and a generator conditional on `num_classes` classes. Raises MetricsUnavailable (no
+    metrics for it), ExtractorError (extractor refused) or DataError (MNIST test split
+    unreadable)."""
+    from ..datasets.mnist import NUM_CLASSES, load_mnist
+
     distribution = true_distribution(settings)
     if distribution is not None:
-        return Evaluator(settings.data, distribution=distribution)
+        return Evaluator(settings.data, distribution=distribution, noise=settings.noise)
     if settings.data not in IMAGE_DATA:
         raise MetricsUnavailable(f"image metrics are MNIST-only (the one feature extractor here "
                                  f"is an MNIST classifier); none for {settings.data}")
+    if num_classes not in (0, NUM_CLASSES):
+        raise MetricsUnavailable(f"conditional metrics need the classifier's {NUM_CLASSES} "
+                                 f"classes; the generator has {num_classes}")
     model, data_dir = load_extractor(classifier), settings.resolved_data_dir()
     reference = mnist_reference(model, data_dir, reference_cache)
+    classes = None
+    if num_classes:
+        test = load_mnist(data_dir, REFERENCE_SPLIT)
+        classes = class_reference(model, test.samples, test.labels, num_classes)
     return Evaluator(settings.data, extractor=model, reference=reference,
                      floor=lambda n, seed: mnist_floor(model, reference, data_dir,
-                                                       reference_cache, n, seed))
+                                                       reference_cache, n, seed),
+                     noise=settings.noise, pixel_range=pixel_range, class_reference=classes)
+
+
+def check_sample_count(evaluator: Evaluator, n_samples: int) -> None:
+    if n_samples < evaluator.min_samples:
+        raise UsageError(f"{n_samples} samples are too few: a generator of {evaluator.num_classes} "
+                         f"classes is measured on at least {evaluator.min_samples} (2 a class)")
 
 
 def evaluate_checkpoint(loaded: Loaded, n_samples: Optional[int] = None, seed: int = 0,
@@ -221,9 +262,13 @@ def evaluate_checkpoint(loaded: Loaded, n_samples: Optional[int] = None, seed: i
     settings = loaded.data_settings
     if data_dir is not None:
         settings.data_dir = str(data_dir)
-    evaluator = build_evaluator(settings, classifier, reference_cache)
-    return evaluator.evaluate(loaded.generator, loaded.noise_dim,
-                              n_samples or evaluator.default_samples, seed,
+    if is_remote(settings.data_dir) and settings.data in IMAGE_DATA:  # the reference data
+        fetch_folder(settings.data_dir, settings.resolved_data_dir())
+    evaluator = build_evaluator(settings, classifier, reference_cache, loaded.pixel_range,
+                                loaded.num_classes)
+    n_samples = n_samples or evaluator.default_samples
+    check_sample_count(evaluator, n_samples)
+    return evaluator.evaluate(loaded.generator, loaded.noise_dim, n_samples, seed,
                               checkpoint=str(path), pass_id=pass_id, global_step=global_step)
 
 
@@ -251,7 +296,10 @@ def result_kind(result: dict) -> str:
 
 def headline(result: dict) -> list:
     """[(name, value)] of the numbers that summarise a result."""
-    return [(name, result[name]) for name in HEADLINE[result_kind(result)]]
+    names = HEADLINE[result_kind(result)]
+    if "conditional_accuracy" in result:
+        names += CONDITIONAL_HEADLINE
+    return [(name, result[name]) for name in names]
 
 
 def _number(value) -> str:
@@ -286,14 +334,19 @@ def table(result: dict) -> str:
                      f"({result['reference_n_samples']} images), extractor "
                      f"{result['extractor_sha256'][:16]}")
     real = result.get("real") or {}
-    lines += ["", f"{'metric':<18}{'value':>10}{'real data':>12}  best"]
-    lines += [f"{name:<18}{_shown(result, name, value):>10}"
+    lines += ["", f"{'metric':<22}{'value':>10}{'real data':>12}  best"]
+    lines += [f"{name:<22}{_shown(result, name, value):>10}"
               f"{_shown(result, name, real[name]) if name in real else '-':>12}  {BEST[name]}"
               for name, value in headline(result)]
     if "class_shares" in result:
         shares = " ".join(f"{digit}:{share:.2f}" for digit, share in
                           enumerate(result["class_shares"]))
-        lines.append(f"{'class shares':<18}{shares}")
+        lines.append(f"{'class shares':<22}{shares}")
+    if "class_accuracies" in result:
+        for name, key in (("class accuracy", "class_accuracies"), ("class frechet",
+                                                                    "class_frechets")):
+            values = " ".join(f"{c}:{_number(v)}" for c, v in enumerate(result[key]))
+            lines.append(f"{name:<22}{values}")
     if "mode_counts" in result:
-        lines.append(f"{'mode counts':<18}{' '.join(map(str, result['mode_counts']))}")
+        lines.append(f"{'mode counts':<22}{' '.join(map(str, result['mode_counts']))}")
     return "\n".join(lines)

@@ -129,6 +129,13 @@ def class_histogram(probs: np.ndarray) -> Tuple[list, float]:
     return [float(s) for s in shares], float(np.sum(nonzero * np.log(1.0 / nonzero)))
 
 
+def class_coverage(shares) -> float:
+    """Share of the classes the samples cover: those holding at least half the share they would
+    hold if every class were equally frequent (1 when all ten digits appear, 0.1 for one)."""
+    shares = np.asarray(shares, dtype=np.float64)
+    return float(np.mean(shares >= 0.5 / len(shares)))
+
+
 def confident_share(probs: np.ndarray, threshold: float = 0.9) -> float:
     """Share of samples whose top class probability is at least `threshold`."""
     return float(np.mean(np.asarray(probs).max(axis=1) >= threshold))
@@ -195,6 +202,7 @@ def evaluate_images(images: np.ndarray, model: LeNet, reference: ReferenceStats,
         "classifier_score": classifier_score(probs),
         "class_shares": shares,
         "class_entropy": entropy,
+        "class_coverage": class_coverage(shares),
         "confident": confident_share(probs, threshold),
         **prdc(reference.features, features, reference.radii, reference.nearest_k),
         "confident_threshold": float(threshold),

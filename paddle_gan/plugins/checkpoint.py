@@ -21,6 +21,7 @@ log = logging.getLogger("paddle_gan")
 class CheckpointPlugin(Plugin):
     name = "checkpoint"
     saves_state = True
+    writes_files = False  # every rank takes part in a save (rank 0 alone writes)
 
     @dataclass
     class Options:
@@ -34,14 +35,14 @@ class CheckpointPlugin(Plugin):
 
     def _save(self, state: TrainState, reason: str, pass_end: bool = False) -> None:
         saved = state.checkpointer.save(state, reason, pass_end)
-        if saved is not None:
+        if saved is not None and state.is_writer:
             state.checkpointer.rotate(self.keep_last)
             log.info(f"checkpoint ({reason}): {saved.path}")
 
     def on_sync(self, state: TrainState) -> None:
         # The last iteration of a pass is saved by on_pass_end right after, with the counters of
         # the next pass's start.
-        at_pass_end = state.iteration >= state.settings.iters_per_pass
+        at_pass_end = state.iteration >= state.iters_per_pass
         if self.every and state.global_step % self.every == 0 and not at_pass_end:
             self._save(state, f"every {self.every} iterations")
 

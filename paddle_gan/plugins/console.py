@@ -34,12 +34,12 @@ class ConsolePlugin(Plugin):
 
     def on_train_start(self, state: TrainState) -> None:
         s = state.settings
-        self._total = s.num_passes * s.iters_per_pass
+        self._total = s.num_passes * state.iters_per_pass
         self._mark = (time.perf_counter(), state.global_step)
         self._pass_start = self._mark[0]
         where = "resuming at" if state.global_step else "starting at"
         log.info(
-            f"{s.data}: {s.num_passes} passes x {s.iters_per_pass} iterations, batch "
+            f"{s.data}: {s.num_passes} passes x {state.iters_per_pass} iterations, batch "
             f"{s.batch_size}, seed {s.seed}; {where} pass {state.pass_id} iteration "
             f"{state.iteration}; output in {state.output_dir}"
         )
@@ -57,7 +57,7 @@ class ConsolePlugin(Plugin):
         result = state.result
         losses = " ".join(f"{k} {v:.4f}" for k, v in result.losses.items())
         log.info(
-            f"pass {state.pass_id} iter {state.iteration}/{state.settings.iters_per_pass} | "
+            f"pass {state.pass_id} iter {state.iteration}/{state.iters_per_pass} | "
             f"{losses} | trained {result.decision} (strike {state.strike}) | "
             f"{rate:.1f} it/s | ETA {format_duration(eta)}"
         )

@@ -3,8 +3,9 @@
 Every `every_n_passes` passes (and after the last one) it draws `n_samples` from the inference
 generator with noise of its own seeded generator, so training with and without it is bit for bit
 the same, and measures them as `paddle_gan.metrics.evaluator` does: the 2-D metrics against the
-true distribution, or for MNIST the classifier-feature metrics against the test split, next to
-the same metrics of real data (the floor). Each result goes to the console as one line and to
+true distribution, or for MNIST the classifier-feature metrics against the test split (for a
+conditional run also the conditional accuracy and Frechet distance of each class), next to the
+same metrics of real data (the floor). Each result goes to the console as one line and to
 `<output_dir>/metrics.jsonl` as one strict-JSON line with its protocol (naming the checkpoint of
 the same step, when one was saved), and is published as `state.metrics` (the `visualdl` plugin
 charts it). tools/evaluate.py on the pass's checkpoint with the same seed and sample count gives
@@ -19,9 +20,15 @@ from typing import Optional
 
 from .. import storage
 from ..config import MAX_COUNT, MAX_SEED
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, UsageError
 from ..metrics.classifier import ExtractorError
-from ..metrics.evaluator import MetricsUnavailable, build_evaluator, dumps, one_line
+from ..metrics.evaluator import (
+    MetricsUnavailable,
+    build_evaluator,
+    check_sample_count,
+    dumps,
+    one_line,
+)
 from ..state import TrainState
 from .base import Plugin
 
@@ -52,7 +59,8 @@ class MetricsPlugin(Plugin):
         settings = state.settings
         cache = self.options.reference_cache or state.output_dir.parent / "metrics_cache"
         try:
-            self._evaluator = build_evaluator(settings, self.options.classifier or None, cache)
+            self._evaluator = build_evaluator(settings, self.options.classifier or None, cache,
+                                              state.dataset.pixel_range, state.nets.num_classes)
         except MetricsUnavailable as err:
             log.info(f"metrics plugin disabled: {err}")
             return
@@ -62,6 +70,10 @@ class MetricsPlugin(Plugin):
         except ExtractorError as err:
             raise ConfigError(f"metrics plugin: {err}") from None
         self._n = self.options.n_samples or self._evaluator.default_samples
+        try:
+            check_sample_count(self._evaluator, self._n)
+        except UsageError as err:
+            raise ConfigError(f"metrics plugin: n_samples: {err}") from None
 
     def on_pass_end(self, state: TrainState) -> None:
         last = state.pass_id == state.settings.num_passes - 1

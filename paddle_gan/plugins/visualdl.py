@@ -1,10 +1,11 @@
 """The `visualdl` plugin: VisualDL dashboards of a run, written under `<output_dir>/vdl/`.
 
-Every `every_n_iters` iterations it logs the four losses, which network was trained and its
+Every `every_n_iters` iterations it logs the loss's terms, which network was trained and its
 strike, and the speed; per pass the D and G step counts, the sample picture (the one the
-`samples` plugin published, else drawn the same way) and the metrics the `metrics` plugin
-published; every `histogram_every_n_iters` iterations (0: never) a histogram of each parameter;
-once per record file the run's settings as hyper-parameters and as text. The step of every record
+`samples` plugin published, else drawn the same way), the metrics the `metrics` plugin
+published and the train and test losses the `history` plugin published; every
+`histogram_every_n_iters` iterations (0: never) a histogram of each parameter; once per record
+file the run's settings as hyper-parameters and as text. The step of every record
 is `state.global_step`, and the record file's name survives a resume through `state_dict()`, so a
 resumed run appends to the same file and its curves continue where they stopped. If VisualDL
 cannot be imported, training goes on with one warning and no dashboards.
@@ -29,7 +30,9 @@ from .base import Plugin
 
 log = logging.getLogger("paddle_gan")
 
-LOSS_TAGS = {"d_real": "loss/d_real", "d_fake": "loss/d_fake", "d": "loss/d", "g": "loss/g"}
+# The hyper-parameter table's metrics: the two losses every loss has (each loss term of the run
+# is charted as loss/<term>: v1's d_real, d_fake, d, g; WGAN-GP's critic scores, penalty, ...).
+HPARAM_METRICS = ["loss/d", "loss/g", "speed/iters_per_s"]
 SAMPLES_TAG = "samples/fixed_noise"
 
 
@@ -63,6 +66,7 @@ class VisualDLPlugin(Plugin):
         self._writer = None
         self._file_name: Optional[str] = None  # restored on resume: append to the same file
         self._metrics_step: Optional[int] = None  # the step of the last metrics written
+        self._history_step: Optional[int] = None  # and of the last history record
 
     def state_dict(self) -> Dict[str, Any]:
         return {"file_name": self._file_name} if self._file_name else {}
@@ -86,8 +90,7 @@ class VisualDLPlugin(Plugin):
 
     def _log_settings(self, state: TrainState) -> None:
         settings = settings_to_dict(state.settings)
-        metrics = list(LOSS_TAGS.values()) + ["speed/iters_per_s"]
-        self._writer.add_hparams(flatten_settings(settings), metrics)
+        self._writer.add_hparams(flatten_settings(settings), HPARAM_METRICS)
         text = yaml.safe_dump(settings, sort_keys=False)
         # Markdown would reflow the YAML; four spaces make it a code block.
         self._writer.add_text(
@@ -104,9 +107,8 @@ class VisualDLPlugin(Plugin):
         rate = self._iters_since_write / max(now - self._mark, 1e-9)
         self._mark, self._iters_since_write = now, 0
         writer, step, result = self._writer, state.global_step, state.result
-        for key, tag in LOSS_TAGS.items():
-            if key in result.losses:
-                writer.add_scalar(tag, result.losses[key], step)
+        for key, value in result.losses.items():
+            writer.add_scalar(f"loss/{key}", value, step)
         writer.add_scalar("scheduler/trained", 1 if result.decision == DIS else 0, step)
         writer.add_scalar("scheduler/strike", state.strike, step)
         writer.add_scalar("speed/iters_per_s", rate, step)
@@ -123,7 +125,7 @@ class VisualDLPlugin(Plugin):
             )
 
     def on_pass_start(self, state: TrainState) -> None:
-        self._log_new_metrics(state)
+        self._log_published(state)
 
     def on_pass_end(self, state: TrainState) -> None:
         if self._writer is None:
@@ -132,36 +134,38 @@ class VisualDLPlugin(Plugin):
         writer.add_scalar("pass/d_steps", state.pass_counts[DIS], step)
         writer.add_scalar("pass/g_steps", state.pass_counts[GEN], step)
         writer.add_image(SAMPLES_TAG, self._samples_picture(state), step)
-        self._log_new_metrics(state)
+        self._log_published(state)
 
     def on_train_end(self, state: TrainState) -> None:
-        self._log_new_metrics(state)
+        self._log_published(state)
 
-    def _log_new_metrics(self, state: TrainState) -> None:
-        """The `metrics` plugin's newest result, once: at this pass end if it measured before
-        this plugin ran, else at the next hook that comes (its step says when it was taken)."""
+    def _log_published(self, state: TrainState) -> None:
+        """The `metrics` plugin's newest result and the `history` plugin's newest record, each
+        once: at this pass end if that plugin ran before this one, else at the next hook that
+        comes (their step says when they were taken)."""
         from ..metrics.evaluator import headline
 
-        result = state.metrics
-        if self._writer is None or result is None or result["global_step"] == self._metrics_step:
+        if self._writer is None:
             return
-        self._metrics_step = result["global_step"]
-        for name, value in headline(result):
-            self._writer.add_scalar(f"metrics/{name}", math.nan if value is None else value,
-                                    self._metrics_step)
+        result, record = state.metrics, state.history
+        if result is not None and result["global_step"] != self._metrics_step:
+            self._metrics_step = result["global_step"]
+            for name, value in headline(result):
+                self._writer.add_scalar(f"metrics/{name}", math.nan if value is None else value,
+                                        self._metrics_step)
+        if record is not None and record["global_step"] != self._history_step:
+            self._history_step = record["global_step"]
+            for split in ("train", "test"):
+                for name, value in record[split].items():
+                    self._writer.add_scalar(f"history/{split}/{name}", value, self._history_step)
 
     def _samples_picture(self, state: TrainState):
-        from ..metrics.two_d import true_distribution
-        from ..render import pass_title, png_to_rgb, samples_png
+        from ..render import png_to_rgb
+        from .samples import fixed_noise_picture
 
         if state.picture is not None and state.picture.pass_id == state.pass_id:
             return png_to_rgb(state.picture.png)
-        from ..networks import generate
-
-        samples = generate(state.nets.generator, state.fixed_noise)
-        title = pass_title(state.pass_id, state.global_step)
-        return png_to_rgb(samples_png(samples, state.dataset.pixel_range, title,
-                                      true_distribution(state.settings)))
+        return png_to_rgb(fixed_noise_picture(state)[1])
 
     def close(self) -> None:
         if self._writer is not None:

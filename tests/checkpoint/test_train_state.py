@@ -30,9 +30,10 @@ def test_a_checkpoint_holds_every_part_of_the_state(tmp_path):
     assert meta["saved_at"]["pass_end"] and meta["saved_at"]["global_step"] == 12
     assert meta["scheduler"] == state.scheduler.state_dict()
     assert meta["sampler"] == state.sampler.state_dict()
-    assert set(meta["rng"]) == {"noise", "python", "numpy_global", "paddle"}
+    assert set(meta["rng"]) == {"noise", "python", "numpy_global", "paddle", "step"}
     assert meta["settings"]["data_size"] == 512
-    assert meta["sample"] == {"noise_dim": 10, "shape": [2], "pixel_range": None}
+    assert meta["sample"] == {"noise_dim": 10, "shape": [2], "pixel_range": None, "noise": "normal",
+                              "num_classes": 0}
 
 
 def test_restore_into_a_fresh_state_is_exact_and_continues_identically(tmp_path):

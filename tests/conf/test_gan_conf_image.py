@@ -7,7 +7,7 @@ import paddle
 import paddle.nn as nn
 import pytest
 
-from paddle_gan.config import OptimizerSettings, load_conf_module
+from paddle_gan.config import OptimizerSettings, Settings, load_conf_module
 from paddle_gan.errors import ConfigError
 from paddle_gan.networks import build_from_conf, build_networks
 
@@ -103,7 +103,7 @@ def test_v1_initialisation():
 
 @pytest.mark.parametrize("shape", [MNIST, CIFAR])
 def test_three_networks_share_every_name(shape):
-    nets = build_networks(conf, shape, OptimizerSettings(learning_rate=2e-4, beta1=0.5))
+    nets = build_networks(conf, shape, Settings(optimizer=OptimizerSettings(learning_rate=2e-4)))
     both = nets.gen_training.state_dict()
     dis_names = set(nets.dis_training.state_dict())
     gen_names = set(nets.generator.state_dict())

@@ -51,11 +51,12 @@ def test_next_batch_is_the_rows_of_next_indices(monkeypatch, copy_limit):
     by_batch.start_pass()
     by_index.start_pass()
     for _ in range(14):  # two reshuffles
-        np.testing.assert_array_equal(by_batch.next_batch(SAMPLES),
+        np.testing.assert_array_equal(by_batch.next_batch(SAMPLES)[0],
                                       SAMPLES[by_index.next_indices()])
     resumed = BatchSampler(50, 8, seed=4)
     resumed.load_state_dict(by_batch.state_dict())
-    np.testing.assert_array_equal(resumed.next_batch(SAMPLES), SAMPLES[by_index.next_indices()])
+    np.testing.assert_array_equal(resumed.next_batch(SAMPLES)[0],
+                                  SAMPLES[by_index.next_indices()])
 
 
 def test_batch_larger_than_the_data_is_a_data_error():

@@ -142,6 +142,7 @@ def test_real_digits_score_well_and_bad_generators_badly(digits, trained):
     assert good["classifier_score"] > 5
     # one repeated digit: one class takes everything and the score collapses to 1
     assert max(bad_repeat["class_shares"]) == 1.0 and bad_repeat["class_entropy"] == 0.0
+    assert good["class_coverage"] == 1.0 and bad_repeat["class_coverage"] == 0.1
     assert bad_repeat["classifier_score"] == pytest.approx(1.0)
     # noise looks like no digit in particular: a skewed histogram and a score near 1
     assert max(bad_noise["class_shares"]) > 0.5
@@ -283,3 +284,11 @@ def test_reference_of_another_extractor_is_refused(digits, trained, tmp_path):
     with pytest.raises(ValueError, match="split"):
         reference_stats(cache, model, "test", lambda: x_train)
     assert isinstance(ReferenceStats.load(cache).mean, np.ndarray)
+
+
+def test_class_coverage_counts_classes_with_half_their_share():
+    from paddle_gan.metrics.image import class_coverage
+
+    assert class_coverage([0.1] * 10) == 1.0
+    assert class_coverage([1.0] + [0.0] * 9) == 0.1
+    assert class_coverage([0.05] * 4 + [0.049] + [0.8 / 5] * 5) == 0.9  # 0.05 is half of 0.1

@@ -21,10 +21,10 @@ from tests.helpers import tiny_state
 
 TWO_D_KEYS = {"inside", "coverage", "sliced_w1", "ks", "distribution", "n_samples", "seed", "grid",
               "n_projections", "ks_points", "checkpoint", "pass", "data", "global_step", "real"}
-IMAGE_KEYS = {"frechet", "classifier_score", "class_shares", "class_entropy", "confident",
-              "precision", "recall", "density", "coverage", "confident_threshold", "nearest_k",
-              "extractor_sha256", "n_samples", "reference_split", "reference_n_samples", "seed",
-              "checkpoint", "pass", "data", "global_step", "real"}
+IMAGE_KEYS = {"frechet", "classifier_score", "class_shares", "class_entropy", "class_coverage",
+              "confident", "precision", "recall", "density", "coverage", "confident_threshold",
+              "nearest_k", "extractor_sha256", "n_samples", "reference_split",
+              "reference_n_samples", "seed", "checkpoint", "pass", "data", "global_step", "real"}
 
 
 def strict_lines(path: Path) -> list:
@@ -111,8 +111,10 @@ def test_nan_metrics_are_written_as_null(tmp_path, capsys):
     plugin = MetricsPlugin(MetricsPlugin.Options(n_samples=50))
     settings = Settings(data="uniform", plugins=["metrics"], num_passes=1)
     state = SimpleNamespace(settings=settings, output_dir=tmp_path, pass_id=0, global_step=7,
-                            nets=SimpleNamespace(generator=NaNGenerator(), noise_dim=10),
-                            last_checkpoint=None)
+                            nets=SimpleNamespace(generator=NaNGenerator(), noise_dim=10,
+                                                 num_classes=0),
+                            last_checkpoint=None,
+                            dataset=SimpleNamespace(pixel_range=None))
     plugin.on_train_start(state)
     plugin.on_pass_end(state)
     (record,) = strict_lines(tmp_path / "metrics.jsonl")

@@ -1,16 +1,22 @@
 """tools/benchmark.py: a tiny uniform benchmark writes every figure, positive and finite, with parts
 that add up to the iteration; FLOPs are counted from the layer shapes; --layers times every
-DCGAN convolution and says which the fast form lowers; missing MNIST is exit 2.
-No timing is asserted: the machine is shared."""
+DCGAN convolution and says which the fast form lowers; missing MNIST is exit 2. The AC-GAN case
+(at batch 2 on a tiny MNIST: its real G update is ~1 TFLOP) runs our conditional step and the
+baselines, counts G's update on 2 batches, and weighs D and G iterations by their share; its
+PyTorch networks are conf/acgan.py's, layer for layer (only when torch is installed: it is not a
+dependency). No timing is asserted: the machine is shared."""
+import importlib.util
 import json
 import math
 
+import numpy as np
 import pytest
 
 from paddle_gan.config import REPO_ROOT, load_conf_module
-from tests.helpers import load_tool
+from tests.helpers import load_tool, tiny_mnist
 
 benchmark = load_tool("benchmark")
+benchmark_plain = load_tool("benchmark_plain")
 
 
 def numbers(tree, path=""):
@@ -99,3 +105,121 @@ def test_missing_mnist_is_exit_2_naming_the_script(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and benchmark.MNIST_HINT in err[0] and str(tmp_path) in err[0]
     assert "bash data/get_mnist_data.sh" in err[0]
+
+
+def acgan_flops_per_sample() -> dict:
+    """conf/acgan.py's forward FLOPs per sample, from its docstring's layers."""
+    gen = 2 * (100 * 1024 + 1024 * 6272  # the two dense layers
+               + 128 * 256 * 25 * 14 * 14  # conv 256 5x5 on the 14x14 upsampled
+               + 256 * 128 * 25 * 28 * 28  # conv 128 5x5 on 28x28
+               + 128 * 1 * 4 * 28 * 28)  # conv 1 2x2 on the padded 28x28
+    dis = 2 * (1 * 32 * 9 * 14 * 14 + 32 * 64 * 9 * 14 * 14  # strides 2, 1
+               + 64 * 128 * 9 * 7 * 7 + 128 * 256 * 9 * 7 * 7  # strides 2, 1
+               + 256 * 7 * 7 * (1 + 10))  # both heads
+    return {"gen": gen, "dis": dis}
+
+
+def test_flops_of_the_acgan_count_both_heads_labels_and_g_on_two_batches():
+    conf = load_conf_module(REPO_ROOT / "conf/acgan.py")
+    per_sample = benchmark.forward_flops(conf, (1, 28, 28), 1)
+    assert per_sample == acgan_flops_per_sample()
+    gen, dis = per_sample["gen"], per_sample["dis"]
+    flops = benchmark.step_flops(per_sample, batch=100, g_batches=2)
+    assert flops["g_step"] == 2 * 100 * 3 * (gen + dis)  # about 1 TFLOP
+    assert flops["d_step"] == 100 * 2 * 3 * dis
+    assert flops["forwards"] == 100 * (2 * gen + 3 * dis)
+
+
+def test_an_alternating_iteration_weighs_each_networks_median_by_its_share():
+    # D and G iterations 1:1 and six-fold apart (the AC-GAN's): a median of the mix would
+    # be one of the two.
+    times = [(1.0, "dis"), (6.0, "gen"), (1.0, "dis")]
+    assert benchmark.typical_iteration(times, alternating=False) == 1.0
+    assert benchmark.typical_iteration(times, alternating=True) == pytest.approx(2 / 3 + 6 / 3)
+    rows = [{"decision": decision, "data": 0.0, "forwards": 0.0, "decision_s": 0.0,
+             "step": seconds, "plugins": 0.0, "sync": 0.0} for seconds, decision in times]
+    flops = {"forwards": 0, "d_step": 1, "g_step": 1}
+    assert benchmark.summarise(rows, flops, 1.0, alternating=True)["iteration_ms"] == (
+        pytest.approx(1000 * (2 / 3 + 6 / 3)))
+    plain = benchmark_plain.PartTimes(iters=3, warmup=0, alternating=True)
+    for i, (seconds, pick) in enumerate(times):
+        plain.record(i, pick, 0.0, 0.0, 0.0, seconds, seconds)
+    assert plain.iteration_ms() == pytest.approx(1000 * (2 / 3 + 6 / 3))
+
+
+def test_conv_inputs_of_the_acgan_give_its_generator_labels():
+    conf = load_conf_module(REPO_ROOT / "conf/acgan.py")
+    found = {name: shape for name, _, shape in benchmark.conv_inputs(conf, (1, 28, 28), 2)}
+    assert found == {"gen.conv1": [2, 128, 14, 14], "gen.conv2": [2, 256, 28, 28],
+                     "gen.conv3": [2, 128, 29, 29], "dis.conv1": [2, 1, 28, 28],
+                     "dis.conv2": [2, 32, 14, 14], "dis.conv3": [2, 64, 14, 14],
+                     "dis.conv4": [2, 128, 7, 7]}
+
+
+def test_acgan_case_times_the_conditional_run_and_its_baselines(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    code = benchmark.main([
+        "--data", "mnist_acgan", "--iters", "1", "--warmup", "1", "--plain_iters", "1",
+        "--check_iters", "1", "--data_dir", str(tiny_mnist(tmp_path / "mnist")),
+        "--set", "batch_size=2", "--set", "plugins=[console]", "--compare", "torch",
+        "--json", str(out),
+    ])
+    assert code == 0
+    r = json.loads(out.read_text())["results"]["mnist_acgan"]
+    for path, value in numbers(r):
+        assert math.isfinite(value) and value >= 0, f"{path} = {value}"
+    assert r["step_class"] == "FastStep" and r["loop"] == "alternate" and r["g_batches"] == 2
+    assert r["d_steps"] == 1 and r["g_steps"] == 1  # one iteration: rounded up to a D-G cycle
+    assert r["forward_flops_per_sample"] == acgan_flops_per_sample()
+    per_sample = r["forward_flops_per_sample"]
+    assert r["flops"]["g_step"] == 2 * 2 * 3 * (per_sample["gen"] + per_sample["dis"])
+    # One D and one G iteration: the iteration is their mean, the parts' sum.
+    assert r["iteration_ms"] == pytest.approx(sum(r["ms_per_iter"].values()))
+    assert r["plain"]["d_steps"] == 1 and r["plain"]["g_steps"] == 1
+    assert r["plain"]["ms"]["iteration"] > 0 and r["speedup"] > 0
+    table = capsys.readouterr().out
+    for words in ("G step (2 batches)", "shuffled batches", "FLOPs/iteration (nominal"):
+        assert words in table
+    if importlib.util.find_spec("torch") is None:
+        assert "torch is not installed" in table and "torch" not in r
+    else:
+        assert r["torch"]["ms"]["iteration"] > 0 and r["torch"]["g_steps"] == 1
+        assert "PyTorch" in table
+
+
+def test_torch_acgan_is_the_conf_layer_for_layer(monkeypatch):
+    torch = pytest.importorskip("torch")
+    import paddle
+
+    monkeypatch.syspath_prepend(str(REPO_ROOT / "tools"))  # it imports benchmark_plain
+    benchmark_torch = load_tool("benchmark_torch")
+    conf = load_conf_module(REPO_ROOT / "conf/acgan.py")
+    torch.manual_seed(0)
+    pairs = list(zip((conf.build_generator((1, 28, 28)), conf.build_discriminator((1, 28, 28))),
+                     benchmark_torch.build_acgan(torch)))
+    for ours, theirs in pairs:
+        ours.eval()  # no dropout: the outputs are compared
+        theirs.eval()
+        mine, other = ours.state_dict(), theirs.state_dict()
+        assert len(mine) == len(other)
+        for (name, value), (other_name, target) in zip(mine.items(), other.items()):
+            weight = value.numpy()
+            if weight.ndim == 2 and "embedding" not in name:
+                weight = weight.T  # Paddle's Linear is [in, out], torch's [out, in]
+            assert weight.shape == tuple(target.shape), (name, other_name)
+            if weight.ndim > 1:  # the same initialisation: Glorot's spread (biases are 0)
+                assert np.std(weight) == pytest.approx(float(target.std()), rel=0.15), name
+            with torch.no_grad():
+                target.copy_(torch.from_numpy(weight))
+    rng = np.random.default_rng(0)
+    noise = rng.uniform(-1, 1, (3, 100)).astype("float32")
+    labels = np.array([0, 4, 9])
+    (gen, dis), (torch_gen, torch_dis) = zip(*pairs)
+    with paddle.no_grad():
+        images = gen(paddle.to_tensor(noise), paddle.to_tensor(labels))
+        outputs = [images, *dis(images)]
+    with torch.no_grad():
+        torch_images = torch_gen(torch.from_numpy(noise), torch.from_numpy(labels))
+        torch_outputs = [torch_images, *torch_dis(torch_images)]
+    for ours, theirs in zip(outputs, torch_outputs):
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-4, atol=1e-5)

@@ -1,0 +1,66 @@
+"""The trainer's command line with a probe plugin, for tests that run it under
+paddle.distributed.launch (a plugin registered by a test module would not exist in the launched
+processes). `PROBE_DIR` receives rank-N.json from every rank at the end: its decisions, losses and
+a digest of each parameter. `PROBE_SIGNAL_LAUNCHER_AT=k`: rank 0 sends SIGTERM to the launcher
+after step k; `PROBE_DIE_AT=k`: rank 1 exits at once after step k; `PROBE_SKEW_AT=k`: rank 1
+changes a weight after step k (the ranks then differ)."""
+import hashlib
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from paddle_gan import runtime  # noqa: E402
+
+runtime.configure_cpu_environment()
+
+from paddle_gan.cli import main  # noqa: E402
+from paddle_gan.plugins.base import Plugin  # noqa: E402
+from paddle_gan.registry import PLUGINS  # noqa: E402
+
+
+def at(name: str) -> int:
+    return int(os.environ.get(name, "0"))
+
+
+@PLUGINS.register("rank_probe")
+class RankProbe(Plugin):
+    name = "rank_probe"
+    writes_files = False
+
+    @dataclass
+    class Options:
+        pass
+
+    def __init__(self, options):
+        self.steps = []
+
+    def on_step_end(self, state):
+        self.steps.append([state.global_step, state.result.decision, state.result.losses])
+        rank, step = state.nets.ranks.rank, state.global_step
+        if rank == 0 and step == at("PROBE_SIGNAL_LAUNCHER_AT"):
+            os.kill(os.getppid(), signal.SIGTERM)
+            time.sleep(2)  # the launcher's SIGTERM reaches both ranks before the next step
+        if rank == 1 and step == at("PROBE_DIE_AT"):
+            os._exit(9)
+        if rank == 1 and step == at("PROBE_SKEW_AT"):
+            weight = dict(state.nets.gen_training.named_parameters())["gen.out.weight"]
+            weight.set_value(weight.numpy() * 1.001)
+
+    def on_train_end(self, state):
+        digests = {name: hashlib.sha256(tensor.numpy().tobytes()).hexdigest()
+                   for name, tensor in state.nets.gen_training.state_dict().items()}
+        record = {"rank": state.nets.ranks.rank, "world": state.nets.ranks.world,
+                  "writer": state.is_writer, "steps": self.steps, "digests": digests,
+                  "plugins": sorted(p.name for p in state.checkpointer.plugins)}
+        path = Path(os.environ["PROBE_DIR"]) / f"rank-{state.nets.ranks.rank}.json"
+        path.write_text(json.dumps(record))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

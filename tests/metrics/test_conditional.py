@@ -1,0 +1,77 @@
+"""Conditional metrics by hand: the accuracy of each class, the Frechet distance of each class's
+features against the reference's, on features and verdicts the test controls; and the metrics
+plugin on a tiny conditional run (an untrained tiny extractor: plumbing, not quality)."""
+import json
+
+import numpy as np
+import paddle
+import pytest
+
+import paddle_gan.metrics.conditional as conditional
+from paddle_gan import cli
+from paddle_gan.metrics.classifier import LeNet, save_classifier
+from paddle_gan.metrics.conditional import ClassReference, class_reference, evaluate_conditional
+from paddle_gan.noise import balanced_labels
+from tests.helpers import conditional_conf, tiny_mnist
+
+
+def one_hot(classes, k=3):
+    return np.eye(k)[classes]
+
+
+def test_accuracy_and_frechet_of_each_class(monkeypatch):
+    rng = np.random.default_rng(0)
+    labels = balanced_labels(12, 3)  # 4 samples asked for each of classes 0, 1, 2
+    features = rng.standard_normal((12, 2))
+    verdicts = labels.copy()
+    verdicts[labels == 1] = [1, 1, 0, 2]  # class 1: half right
+    verdicts[labels == 2] = 0  # class 2: all wrong
+    monkeypatch.setattr(conditional, "extract", lambda model, images: (features, one_hot(verdicts)))
+    # the reference of class 0 is exactly its samples' statistics; class 1's and 2's are shifted
+    means = [features[labels == c].mean(0) + [0.0, c] for c in range(3)]
+    covs = [np.cov(features[labels == c], rowvar=False) for c in range(3)]
+    result = evaluate_conditional(np.zeros((12, 1, 28, 28)), labels, None,
+                                  ClassReference(means, covs, [5, 5, 5]))
+    assert result["class_accuracies"] == [1.0, 0.5, 0.0]
+    assert result["conditional_accuracy"] == pytest.approx(0.5)
+    assert result["class_frechets"] == pytest.approx([0.0, 1.0, 4.0], abs=1e-9)  # ||shift||^2
+    assert result["class_frechet"] == pytest.approx(5 / 3)
+    assert result["samples_per_class"] == 4 and result["reference_class_counts"] == [5, 5, 5]
+
+
+def test_the_class_reference_holds_each_class_s_statistics(monkeypatch):
+    rng = np.random.default_rng(1)
+    features = rng.standard_normal((30, 3))
+    labels = np.arange(30) % 2
+    monkeypatch.setattr(conditional, "extract", lambda model, images: (features, None))
+    ref = class_reference(None, np.zeros((30, 1, 28, 28)), labels, 2)
+    assert ref.counts == [15, 15]
+    for c in range(2):
+        np.testing.assert_allclose(ref.means[c], features[labels == c].mean(0))
+        np.testing.assert_allclose(ref.covs[c], np.cov(features[labels == c], rowvar=False))
+
+
+def test_the_metrics_plugin_measures_a_conditional_run(tmp_path, capsys):
+    data = tiny_mnist(tmp_path / "mnist", count=40)
+    tiny_mnist(data, count=30, seed=1, split="test")
+    paddle.seed(3)
+    classifier = tmp_path / "tiny.npz"
+    save_classifier(LeNet(channels=(2, 4), hidden=8), classifier)
+    conf = conditional_conf(tmp_path / "c.py")
+    out = tmp_path / "run"
+    argv = ["-d", "mnist", "--num_passes", "1", "--iters_per_pass", "2", "--batch_size", "8",
+            "--set", f"conf={conf}", "--set", f"data_dir={data}", "--output_dir", str(out),
+            "--set", "plugins=[metrics]",
+            "--set", f"plugin_options.metrics.classifier={classifier}",
+            "--set", f"plugin_options.metrics.reference_cache={tmp_path / 'cache'}"]
+    assert cli.main([*argv, "--set", "plugin_options.metrics.n_samples=30"]) == 0
+    (record,) = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len(record["class_accuracies"]) == len(record["class_frechets"]) == 10
+    assert record["samples_per_class"] == 3 and sum(record["reference_class_counts"]) == 30
+    assert 0 <= record["conditional_accuracy"] <= 1 and record["class_frechet"] >= 0
+    assert "conditional_accuracy" in capsys.readouterr().out
+    # fewer than 2 samples a class cannot be measured: one line before training
+    assert cli.main([*argv, "--set", "plugin_options.metrics.n_samples=10", "--output_dir",
+                     str(tmp_path / "few")]) == 2
+    assert "metrics plugin: n_samples: 10 samples are too few: a generator of 10 classes is " \
+        "measured on at least 20" in capsys.readouterr().err
