@@ -47,7 +47,10 @@ def test_sections_are_validated(raw, message):
 
 
 @pytest.mark.parametrize("name", ["ring", "grid"])
-def test_run_configs_train_the_uniform_mlp(name):
+def test_run_configs_train_the_mixture_mlp(name):
     settings = resolve_settings(None, [], {}, name)
-    assert (settings.data, settings.conf) == (name, "conf/gan_conf.py")
+    assert (settings.data, settings.conf) == (name, "conf/mixture_mlp.py")
+    # the conf's DEFAULTS, not v1's uniform schedule
+    assert (settings.batch_size, settings.scheduler.name, settings.loss.name) == (
+        256, "alternate", "non_saturating")
     assert "metrics" in settings.plugins and "samples" in settings.plugins

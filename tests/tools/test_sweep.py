@@ -110,8 +110,11 @@ def test_bad_flags_are_one_line_and_exit_2(tmp_path, capsys):
     assert "--jobs must be at least 1" in error_line(capsys)
 
 
-def test_the_shipped_toy_sweep_is_valid(capsys):
+def test_the_shipped_toy_sweeps_are_valid(capsys):
     assert sweep.main([str(REPO_ROOT / "conf" / "sweeps" / "toy.yaml"), "--dry_run"]) == 0
     cells = capsys.readouterr().out.splitlines()
-    assert len(cells) == 3 * 2 * 3  # data x scheduler x seed (x the losses, once they exist)
+    assert len(cells) == 3 * 4 * 2 * 3  # data x loss x scheduler x seed
     assert cells[0].startswith("data=uniform,") and "scheduler.name=alternate" in cells[-1]
+    assert sweep.main([str(REPO_ROOT / "conf" / "sweeps" / "toy_critic.yaml"), "--dry_run"]) == 0
+    cells = capsys.readouterr().out.splitlines()
+    assert len(cells) == 3 * 2 * 3 and "loss.name=wgan_gp" in cells[-1]
