@@ -119,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="iterations of the short whole MNIST run whose peak memory is reported; 0 skips it")
     add("--execution", choices=("fast", "plain"), help="our execution path (default: settings)")
     add("--compare", choices=("torch",), help="also time a PyTorch version, if torch imports")
+    add("--nproc", type=int, metavar="N",
+        help="instead: MNIST images/s of 1 process x N threads against N processes x 1 thread "
+        "under paddle.distributed.launch (conf/mnist.yaml's global batch, 128, in all), the time in collectives per "
+        "iteration, and D's gradients averaged by one coalesced all-reduce against "
+        "paddle.DataParallel; --iters (default 10) measured after --warmup (default 2)")
     add("--json", metavar="PATH", help="write every figure to PATH as JSON")
     add("--data_dir", metavar="DIR", help="MNIST files (default data/mnist_data)")
     add("--set", action="append", default=[], metavar="KEY=VALUE", help="any setting")
@@ -516,6 +521,48 @@ def benchmark_layers(args) -> dict:
     return report
 
 
+def benchmark_ranks(args) -> dict:
+    """--nproc N: tools/benchmark_ranks.py alone with N threads, then as N launched processes of
+    one thread each; the same global batch and iterations."""
+    sets = list(args.set) + ([f"data_dir={args.data_dir}"] if args.data_dir else [])
+    settings = resolve_settings(REPO_ROOT / CASES["mnist"], sets, {}, None)
+    missing = _mnist_missing(settings)
+    if missing:
+        raise ConfigError(missing)
+    nproc, iters, warmup = args.nproc, args.iters or 10, 2 if args.warmup is None else args.warmup
+    report = {"machine": _machine(), "load_at_start": _load(), "nproc": nproc, "iters": iters,
+              "warmup": warmup}
+    child = [str(TOOLS / "benchmark_ranks.py"), "--data_dir", str(settings.resolved_data_dir()),
+             "--iters", str(iters), "--warmup", str(warmup),
+             "--batch_size", str(settings.batch_size)]
+    runs = {"alone": ([sys.executable, *child], nproc),
+            "launched": ([sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node",
+                          str(nproc), "--log_dir", None, *child], 1)}
+    print(f"MNIST DCGAN, global batch {settings.batch_size}, {iters} iterations after {warmup} "
+          f"warm-up; load average {report['load_at_start']}", flush=True)
+    for name, (cmd, threads) in runs.items():
+        env = dict(_child_env(plain=False), OMP_NUM_THREADS=str(threads))
+        with tempfile.TemporaryDirectory(prefix="paddle_gan_bench_launch_") as logs:
+            cmd = [logs if part is None else part for part in cmd]
+            out = run_child(cmd, env, f"the {name} run")
+        report[name] = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+    report["load_after"] = _load()
+    alone, launched = report["alone"], report["launched"]
+    report["speedup"] = launched["images_per_s"] / alone["images_per_s"]
+    averaging = launched["gradient_averaging_ms"]
+    print(f"  1 process x {nproc} threads: {alone['images_per_s']:.0f} images/s "
+          f"({alone['ms_per_iter']:.1f} ms/iter)\n"
+          f"  {nproc} processes x 1 thread: {launched['images_per_s']:.0f} images/s "
+          f"({launched['ms_per_iter']:.1f} ms/iter, of which {launched['comm_ms_per_iter']:.1f} "
+          f"in collectives, waiting for the slower rank included) -> {report['speedup']:.2f}x\n"
+          f"  D forward + backward + gradient averaging on a rank's {settings.batch_size // nproc} "
+          f"images: one coalesced all-reduce {averaging['coalesced']:.1f} ms, "
+          f"paddle.DataParallel {averaging['data_parallel']:.1f} ms\n"
+          f"  load average after: {report['load_after']} (figures are noisy on a shared machine)",
+          flush=True)
+    return report
+
+
 # --- subprocesses -------------------------------------------------------------------------------
 
 def run_child(cmd: List[str], env: dict, what: str) -> str:
@@ -746,6 +793,9 @@ def benchmark(args) -> dict:
 def main(argv: Optional[List[str]] = None) -> int:
     runtime.configure_cpu_environment()  # before paddle is imported: measure what the trainer does
     args = build_parser().parse_args(argv)
+    if args.nproc is not None and args.nproc < 2:
+        print("error: --nproc must be at least 2", file=sys.stderr)
+        return EXIT_USAGE
     for flag in ("iters", "plain_iters"):
         if (getattr(args, flag) or 1) < 1:
             print(f"error: --{flag} must be at least 1", file=sys.stderr)
@@ -758,7 +808,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_USAGE
     runtime.import_paddle()
     try:
-        report = benchmark_layers(args) if args.layers else benchmark(args)
+        if args.nproc:
+            report = benchmark_ranks(args)
+        else:
+            report = benchmark_layers(args) if args.layers else benchmark(args)
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE

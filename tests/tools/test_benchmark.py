@@ -2,7 +2,8 @@
 that add up to the iteration; FLOPs are counted from the layer shapes; --layers times every
 DCGAN convolution and says which the fast form lowers; missing MNIST is exit 2. The AC-GAN case
 (at batch 2 on a tiny MNIST: its real G update is ~1 TFLOP) runs our conditional step and the
-baselines, counts G's update on 2 batches, and weighs D and G iterations by their share; its
+baselines, counts G's update on 2 batches, and weighs D and G iterations by their share; --nproc
+runs one process and two launched ranks on a tiny MNIST and counts their collectives; its
 PyTorch networks are conf/acgan.py's, layer for layer (only when torch is installed: it is not a
 dependency). No timing is asserted: the machine is shared."""
 import importlib.util
@@ -223,3 +224,24 @@ def test_torch_acgan_is_the_conf_layer_for_layer(monkeypatch):
         torch_outputs = [torch_images, *torch_dis(torch_images)]
     for ours, theirs in zip(outputs, torch_outputs):
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_nproc_times_one_process_against_two_launched_ranks(tmp_path, capsys):
+    data = tiny_mnist(tmp_path / "mnist")
+    assert benchmark.main(["--nproc", "2", "--iters", "1", "--warmup", "0", "--data_dir",
+                           str(data), "--set", "batch_size=16",
+                           "--json", str(tmp_path / "r.json")]) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert (report["alone"]["world"], report["launched"]["world"]) == (1, 2)
+    for run in ("alone", "launched"):
+        assert report[run]["images_per_s"] == pytest.approx(
+            16 * report[run]["iterations"] / report[run]["seconds"])
+    # alone there is nothing to wait for; two ranks average losses and gradients every iteration
+    assert report["alone"]["comm_ms_per_iter"] == 0 < report["launched"]["comm_ms_per_iter"]
+    assert set(report["launched"]["gradient_averaging_ms"]) == {"coalesced", "data_parallel"}
+    assert "2 processes x 1 thread" in capsys.readouterr().out
+
+
+def test_nproc_below_2_is_exit_2(capsys):
+    assert benchmark.main(["--nproc", "1"]) == 2
+    assert "--nproc must be at least 2" in capsys.readouterr().err
