@@ -123,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="instead: MNIST images/s of 1 process x N threads against N processes x 1 thread "
         "under paddle.distributed.launch (conf/mnist.yaml's global batch, 128, in all), the "
         "time in collectives per iteration, and D's gradients averaged by one coalesced "
-        "all-reduce against paddle.DataParallel; --iters (default 10) measured after --warmup (default 2)")
+        "all-reduce against paddle.DataParallel; --iters (default 10) measured after "
+        "--warmup (default 2)")
     add("--json", metavar="PATH", help="write every figure to PATH as JSON")
     add("--data_dir", metavar="DIR", help="MNIST files (default data/mnist_data)")
     add("--set", action="append", default=[], metavar="KEY=VALUE", help="any setting")
