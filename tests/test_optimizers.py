@@ -46,11 +46,13 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("sets", CASES, ids=[" ".join(c) for c in CASES])
-def test_a_resume_is_bit_for_bit_for_every_loss_and_optimiser(tmp_path, sets):
+def stopped_and_one_go(tmp_path, sets, iters: int) -> tuple:
+    """The final checkpoints (tensors, meta) of a 3-pass uniform run trained in one go and of
+    the same run stopped after pass 1 and resumed."""
     def cli(out, *extra):
-        argv = ["-d", "uniform", "--iters_per_pass", "7", "--batch_size", "16", "--output_dir",
-                str(out), "--set", "data_size=512", "--set", "plugins=[checkpoint]"]
+        argv = ["-d", "uniform", "--iters_per_pass", str(iters), "--batch_size", "16",
+                "--output_dir", str(out), "--set", "data_size=512", "--set",
+                "plugins=[checkpoint]"]
         for item in sets:
             argv += ["--set", item]
         return main(argv + list(extra))
@@ -58,9 +60,13 @@ def test_a_resume_is_bit_for_bit_for_every_loss_and_optimiser(tmp_path, sets):
     assert cli(tmp_path / "one_go", "--num_passes", "3") == 0
     assert cli(tmp_path / "stopped", "--num_passes", "1") == 0
     assert cli(tmp_path / "stopped", "--num_passes", "3", "--resume", "auto") == 0
-    finals = [list_checkpoints(tmp_path / run / "checkpoints")[-1] for run in ("one_go",
-                                                                            "stopped")]
-    (a, meta_a), (b, meta_b) = (load_checkpoint(path) for path in finals)
+    return tuple(load_checkpoint(list_checkpoints(tmp_path / run / "checkpoints")[-1])
+                 for run in ("one_go", "stopped"))
+
+
+@pytest.mark.parametrize("sets", CASES, ids=[" ".join(c) for c in CASES])
+def test_a_resume_is_bit_for_bit_for_every_loss_and_optimiser(tmp_path, sets):
+    (a, meta_a), (b, meta_b) = stopped_and_one_go(tmp_path, sets, iters=7)
     assert a.keys() == b.keys() and any(k.startswith("opt/") for k in a)
     for key in a:
         assert np.array_equal(a[key], b[key]), key
@@ -99,18 +105,7 @@ def test_spectral_norm_state_syncs_checkpoints_and_resumes_exactly(tmp_path):
         np.testing.assert_array_equal(d[name].numpy(), g[name].numpy())
     assert copy_pairs(shared_pairs(state.nets.dis_training, state.nets.gen_training)) is None
 
-    def cli(out, *extra):
-        argv = ["-d", "uniform", "--iters_per_pass", "5", "--batch_size", "16", "--output_dir",
-                str(out), "--set", "data_size=512", "--set", "plugins=[checkpoint]"]
-        for item in sets:
-            argv += ["--set", item]
-        return main(argv + list(extra))
-
-    assert cli(tmp_path / "one_go", "--num_passes", "3") == 0
-    assert cli(tmp_path / "stopped", "--num_passes", "1") == 0
-    assert cli(tmp_path / "stopped", "--num_passes", "3", "--resume", "auto") == 0
-    a = load_checkpoint(list_checkpoints(tmp_path / "one_go" / "checkpoints")[-1])[0]
-    b = load_checkpoint(list_checkpoints(tmp_path / "stopped" / "checkpoints")[-1])[0]
+    (a, _), (b, _) = stopped_and_one_go(tmp_path, sets, iters=5)
     assert "net/dis_training/dis.0.weight_u" in a
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert not np.array_equal(a["net/dis_training/dis.0.weight_u"],
