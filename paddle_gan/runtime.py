@@ -37,8 +37,14 @@ def configure_cpu_environment(environ=os.environ) -> List[str]:
     notes = []
     if "OMP_NUM_THREADS" not in environ:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        environ["OMP_NUM_THREADS"] = str(cores or 1)
-        notes.append(f"OMP_NUM_THREADS={cores or 1} (the cores this process may use)")
+        # paddle.distributed.launch starts PADDLE_LOCAL_SIZE processes here and leaves their
+        # threads alone, and processes whose threads outnumber the cores spin-wait on each other
+        local = max(1, int(environ.get("PADDLE_LOCAL_SIZE", "1") or 1))
+        threads = max(1, (cores or 1) // local)
+        environ["OMP_NUM_THREADS"] = str(threads)
+        notes.append(f"OMP_NUM_THREADS={threads} (the cores this process may use"
+                     + (f", shared by the launcher's {local} processes here)" if local > 1
+                        else ")"))
     if "MKL_DEBUG_CPU_TYPE" not in environ and _is_amd():
         environ["MKL_DEBUG_CPU_TYPE"] = "5"
         notes.append("MKL_DEBUG_CPU_TYPE=5 (MKL's AVX2 path on this AMD CPU)")

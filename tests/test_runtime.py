@@ -12,6 +12,15 @@ def test_sets_threads_mkl_and_malloc_when_unset(monkeypatch):
     assert len(notes) == 3
 
 
+def test_the_launchers_processes_share_the_cores(monkeypatch):
+    monkeypatch.setattr(runtime.os, "sched_getaffinity", lambda pid: set(range(8)))
+    for local, threads in (("1", "8"), ("2", "4"), ("3", "2"), ("16", "1")):
+        environ = {"PADDLE_LOCAL_SIZE": local}
+        notes = runtime.configure_cpu_environment(environ)
+        assert environ["OMP_NUM_THREADS"] == threads
+        assert ("shared by the launcher's" in notes[0]) == (local != "1")
+
+
 def test_keeps_what_the_user_set(monkeypatch):
     monkeypatch.setattr(runtime, "_is_amd", lambda: True)
     called = []
