@@ -79,3 +79,25 @@ def test_a_short_run_trains_and_draws_the_class_grid(tmp_path, capsys):
     log = capsys.readouterr().out
     assert "d_aux" in log and "g_aux" in log and "trained gen" in log
     assert (out / "samples" / "pass-0000.png").is_file()
+
+
+# The later Keras generator (conf/acgan_bn.py): the embedding, Dense 100->3456, transposed convs
+# 384->192, 192->96, 96->1 (5x5) and two batch norms of 192 and 96 channels (scale, shift and the
+# running mean and variance, which Paddle keeps as non-trainable parameters and Keras counts too).
+BN_G_PARAMETERS = (1000 + 349_056 + 1_843_392 + 460_896 + 2_401 + 4 * 192 + 4 * 96)
+
+
+def test_the_batch_norm_generator_is_the_later_keras_example_s():
+    bn_conf = load_conf_module(REPO_ROOT / "conf/acgan_bn.py")
+    paddle.seed(0)
+    gen = build_from_conf(bn_conf, "build_generator", (1, 28, 28))
+    dis = build_from_conf(bn_conf, "build_discriminator", (1, 28, 28), 1)
+    assert (count(gen), count(dis)) == (BN_G_PARAMETERS, D_PARAMETERS)
+    assert (bn_conf.NUM_CLASSES, bn_conf.NOISE_DIM, bn_conf.DEFAULTS["loss"]["g_batches"]) == (
+        10, 100, 2)
+    images = gen(paddle.uniform([4, 100], min=-1, max=1), paddle.to_tensor(np.arange(4)))
+    assert list(images.shape) == [4, 1, 28, 28] and float(images.abs().max()) <= 1
+    # a batch of zero noise is normalised by the batch norms, not pinned at tanh's floor
+    gen.train()
+    flat = gen(paddle.zeros([4, 100]), paddle.to_tensor(np.arange(4)))
+    assert float((flat < -0.99).astype("float32").mean()) < 0.5
