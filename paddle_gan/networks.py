@@ -106,11 +106,12 @@ def _changeable(network: nn.Layer) -> set:
     of batch norms whose momentum lets them move, and every other buffer (spectral norm's power
     iteration vectors, say: they move with each forward in training mode)."""
     names = {name for name, param in network.named_parameters() if not param.stop_gradient}
-    fixed = set()
     for prefix, bn in network.named_sublayers():
-        if isinstance(bn, nn.layer.norm._BatchNormBase) and bn._momentum == 1.0:
-            fixed.update({f"{prefix}._mean", f"{prefix}._variance"})
-    names.update(name for name, _ in network.named_buffers() if name not in fixed)
+        # Paddle keeps the running statistics as parameters that take no gradient (so neither
+        # the line above nor named_buffers finds them)
+        if isinstance(bn, nn.layer.norm._BatchNormBase) and bn._momentum != 1.0:
+            names.update({f"{prefix}._mean", f"{prefix}._variance"})
+    names.update(name for name, _ in network.named_buffers())
     return names
 
 

@@ -108,6 +108,30 @@ def test_sync_after_follows_v1(nets):
                 assert np.array_equal(gen_training[name], value), name
 
 
+def running_statistics_conf():
+    """A conf whose G has a batch norm of Paddle's default kind: running statistics that move in
+    training and that the inference generator reads."""
+    conf = types.ModuleType("bn_conf")
+    conf.NOISE_DIM = 10
+    conf.build_generator = lambda shape: nn.Sequential(
+        nn.Linear(10, 8), nn.BatchNorm1D(8), nn.ReLU(), nn.Linear(8, shape[0]))
+    conf.build_discriminator = lambda shape, logits=2: nn.Sequential(
+        nn.Linear(shape[0], 8), nn.ReLU(), nn.Linear(8, logits))
+    return conf
+
+
+def test_a_generator_step_syncs_the_running_statistics_the_generator_reads():
+    paddle.seed(0)
+    nets = build_networks(running_statistics_conf(), (2,), Settings())
+    step = GanStep(nets, Objective(V1(LossSettings())), RandomStream(0))
+    one_step(step, GEN, seed=1)
+    nets.sync_after(GEN)
+    trained = values(nets.gen_training)
+    assert not np.array_equal(trained["gen.1._mean"], np.zeros(8))  # they moved
+    for name, value in values(nets.generator).items():
+        assert np.array_equal(trained[name], value), name
+
+
 def test_conf_module_interface():
     conf = load_conf_module(REPO / "conf/gan_conf.py")
     assert isinstance(conf, types.ModuleType) and conf.NOISE_DIM == 10
