@@ -536,17 +536,17 @@ def benchmark_ranks(args) -> dict:
     child = [str(TOOLS / "benchmark_ranks.py"), "--data_dir", str(settings.resolved_data_dir()),
              "--iters", str(iters), "--warmup", str(warmup),
              "--batch_size", str(settings.batch_size)]
-    runs = {"alone": ([sys.executable, *child], nproc),
-            "launched": ([sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node",
-                          str(nproc), "--log_dir", None, *child], 1)}
     print(f"MNIST DCGAN, global batch {settings.batch_size}, {iters} iterations after {warmup} "
           f"warm-up; load average {report['load_at_start']}", flush=True)
-    for name, (cmd, threads) in runs.items():
-        env = dict(_child_env(plain=False), OMP_NUM_THREADS=str(threads))
-        with tempfile.TemporaryDirectory(prefix="paddle_gan_bench_launch_") as logs:
-            cmd = [logs if part is None else part for part in cmd]
+    with tempfile.TemporaryDirectory(prefix="paddle_gan_bench_launch_") as logs:
+        runs = {"alone": ([sys.executable, *child], nproc),
+                "launched": ([sys.executable, "-m", "paddle.distributed.launch",
+                              "--nproc_per_node", str(nproc), "--log_dir", logs, *child], 1)}
+        for name, (cmd, threads) in runs.items():
+            env = dict(_child_env(plain=False), OMP_NUM_THREADS=str(threads))
             out = run_child(cmd, env, f"the {name} run")
-        report[name] = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+            report[name] = json.loads([line for line in out.splitlines()
+                                       if line.startswith("{")][-1])
     report["load_after"] = _load()
     alone, launched = report["alone"], report["launched"]
     report["speedup"] = launched["images_per_s"] / alone["images_per_s"]
