@@ -18,9 +18,12 @@ What each kind's factory is:
 - data source (`paddle_gan.datasets`): a function (Settings) -> `ArrayDataset`, the training split;
   its module may define `load_test(settings)`, the test split (the `history` plugin's).
 - scheduler (`paddle_gan.schedulers`): a function (SchedulerSettings) -> a scheduler, an object
-  with `choose(d_loss, g_loss) -> DIS | GEN`, `strike`, `state_dict()`, `load_state_dict()`.
+  with `choose(d_loss, g_loss) -> DIS | GEN`, `strike`, `state_dict()`, `load_state_dict()`, and
+  optionally `pick_ahead() -> DIS | GEN | None` (a pick the losses cannot change, made before the
+  forwards: see `paddle_gan.scheduler`).
 - execution path (`paddle_gan.executions`): a function (Networks, Objective, RandomStream) -> a step
-  with the methods of `paddle_gan.step.GanStep` (`to_device`, `forward`, `train`).
+  with the methods of `paddle_gan.step.GanStep` (`to_device`, `forward(real, noise, labels,
+  planned)`, `train`).
 - loss (`paddle_gan.losses`): a `paddle_gan.losses.Loss` subclass, called with LossSettings.
 - optimiser (`paddle_gan.optimizers`): a function (OptimizerSettings, parameters) -> a Paddle
   optimizer.

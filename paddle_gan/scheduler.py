@@ -1,13 +1,15 @@
 """Which network trains next: `loss_based` (the v1 rule) or `alternate` (n D steps : m G steps).
 
-Pure Python: a scheduler sees the forward-pass losses and answers DIS or GEN. Its whole state
+Pure Python: a scheduler sees the forward-pass losses and answers DIS or GEN. One whose picks do
+not depend on the losses (`alternate`) answers `pick_ahead()` before the forwards, so the step
+computes only what that update needs (a G step skips D's forward on the real batch). Its whole state
 (current network, strike) is in `state_dict()` so a resumed run decides exactly as the
 uninterrupted one would. Both are registered (paddle_gan.registry.SCHEDULERS) by their
 `from_settings`, which a user's scheduler mirrors.
 """
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Optional, Protocol
 
 from .state import DIS, GEN
 
@@ -19,6 +21,11 @@ class Scheduler(Protocol):
 
     def choose(self, d_loss: float, g_loss: float) -> str:
         """DIS or GEN, from this iteration's forward-only losses."""
+
+    def pick_ahead(self) -> Optional[str]:
+        """This iteration's pick (DIS or GEN) when the losses cannot change it, taken now and
+        then not asked again with `choose`; None when `choose` needs them. Optional: a
+        scheduler without it is always asked with the losses."""
 
     def state_dict(self) -> dict: ...
 
@@ -45,6 +52,9 @@ class LossBased:
         self.current = pick
         return pick
 
+    def pick_ahead(self) -> Optional[str]:
+        return None  # the losses decide
+
     def state_dict(self) -> dict:
         return {"current": self.current, "strike": self.strike}
 
@@ -68,8 +78,17 @@ class Alternate(LossBased):
         return cls(settings.d_steps, settings.g_steps)
 
     def choose(self, d_loss: float, g_loss: float) -> str:
+        return self.pick_ahead()
+
+    def pick_ahead(self) -> str:
         limit = self.d_steps if self.current == DIS else self.g_steps
         pick = self.current if self.strike < limit else (GEN if self.current == DIS else DIS)
         self.strike = self.strike + 1 if pick == self.current else 1
         self.current = pick
         return pick
+
+
+def pick_ahead(scheduler: Scheduler) -> Optional[str]:
+    """`scheduler.pick_ahead()`, or None for a scheduler that has no such method."""
+    ahead = getattr(scheduler, "pick_ahead", None)
+    return ahead() if ahead is not None else None

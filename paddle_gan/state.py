@@ -27,7 +27,8 @@ DIS, GEN = "dis", "gen"  # the two networks a step can train (the scheduler's an
 
 @dataclass(frozen=True)
 class StepResult:
-    """What one iteration did: the network it trained and the forward-only losses it saw."""
+    """What one iteration did: the network it trained and the forward-only losses, each term's
+    newest value (a G step planned ahead computes G's terms only; D's are the last D step's)."""
 
     decision: str = ""  # DIS or GEN ("" before the first step)
     losses: Dict[str, float] = field(default_factory=dict)  # d_real, d_fake, d, g

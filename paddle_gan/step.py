@@ -1,11 +1,13 @@
 """The compute of one GAN iteration: forward-only losses, then the picked network's update.
 
-The trainer calls `forward(real, noise, labels)` and then, with the scheduler's pick,
+The trainer calls `forward(real, noise, labels, planned)` and then, with the scheduler's pick,
 `train(decision)`. `forward` computes the objective's terms (`paddle_gan.losses`: for v1
 `d_real` on the real batch, `d_fake` on a generated one, `d = (d_real + d_fake) / 2` and `g`;
-for a conditional conf also `d_aux` and `g_aux`) as plain floats; `train` updates D (v1: two
-updates, on the fake batch and then the real one; the other losses: one on both, plus their
-penalty) or G (one update), and returns what only the update computes (the penalty). Choosing
+for a conditional conf also `d_aux` and `g_aux`) as plain floats; when the scheduler picked
+ahead (`planned`, `alternate`) only what that update needs runs: a G step computes G's terms
+alone, without D's forward on the real batch, and a D step no graph into G. `train` updates D
+(v1: two updates, on the fake batch and then the real one; the other losses: one on both, plus
+their penalty) or G (one update), and returns what only the update computes (the penalty). Choosing
 and syncing the networks afterwards are the trainer's job. A conditional step draws the fake
 batch's labels uniformly from its seeded stream, as it draws G's extra noise batches
 (`loss.g_batches`).
@@ -95,21 +97,24 @@ class GanStep:
             self._inputs[1].get_tensor().set(noise, self._place)
         return (*self._inputs, None if labels is None else paddle.to_tensor(labels))
 
-    def forward(self, real, noise, labels=None) -> Dict[str, float]:
-        """The forward-only losses of the batch (device tensors from `to_device`)."""
+    def forward(self, real, noise, labels=None, planned: Optional[str] = None) -> Dict[str, float]:
+        """The forward-only losses of the batch (device tensors from `to_device`); with the
+        update `planned` already (DIS or GEN), only the terms it can have: a G step's are G's."""
         batch = Batch(real, noise)
         if labels is not None:
             fake_labels = self.rng.labels(noise.shape[0], self.nets.num_classes)
             batch = Batch(real, noise, labels, paddle.to_tensor(fake_labels))
-        fake, losses = self._forward_losses(batch)
+        fake, losses = self._forward_losses(batch, planned)
         check_finite(losses)
-        self._pending = (fake, batch)
+        self._pending = (fake, batch, planned)
         return losses
 
     def train(self, decision: str) -> Dict[str, float]:
         """Update the network the scheduler picked on the batch `forward` saw; the terms only
         the update computes (a penalty), if any."""
-        fake, batch = self._pending
+        fake, batch, planned = self._pending
+        if planned not in (None, decision):
+            raise ValueError(f"forward was run for a {planned} step, not a {decision} step")
         try:
             done = self._train_dis(fake, batch) if decision == DIS else self._train_gen(batch)
         finally:
@@ -142,11 +147,14 @@ class GanStep:
             return (noise,)
         return noise, paddle.to_tensor(self.rng.labels(count, self.nets.num_classes))
 
-    def _forward_losses(self, batch: Batch):
+    def _forward_losses(self, batch: Batch, planned: Optional[str]):
         nets, objective = self.nets, self.objective
         nets.dis_training.eval()
         nets.gen_training.eval()
         with paddle.no_grad():
+            if planned == GEN:  # G's update runs its own forwards
+                return None, _as_floats(objective.g_terms(
+                    judged(nets.gen_training(*batch.gen_inputs), batch.fake_labels)))
             fake = nets.generator(*batch.gen_inputs)
             terms = objective.terms(judged(nets.dis_training(batch.real), batch.real_labels),
                                     judged(nets.dis_training(fake), batch.fake_labels))
@@ -200,12 +208,19 @@ class FastStep(GanStep):
     exactly the chain rule through generator_training.
     """
 
-    def _forward_losses(self, batch: Batch):
+    def _forward_losses(self, batch: Batch, planned: Optional[str]):
         nets = self.nets
-        self._fake = nets.gen_training.gen(*batch.gen_inputs)  # graph into G, for a G step
-        self._fake_input = self._fake.detach()
-        self._fake_input.stop_gradient = False  # where a G step's gradient is collected
+        if planned == DIS:  # the fake batch is only D's input: no graph into G, no gradient at it
+            with paddle.no_grad():
+                self._fake_input = nets.gen_training.gen(*batch.gen_inputs)
+        else:
+            self._fake = nets.gen_training.gen(*batch.gen_inputs)  # graph into G, for a G step
+            self._fake_input = self._fake.detach()
+            self._fake_input.stop_gradient = False  # where a G step's gradient is collected
         self._fake_out = judged(nets.dis_training(self._fake_input), batch.fake_labels)
+        if planned == GEN:  # G's update needs D on the fake batch only
+            with paddle.no_grad():
+                return self._fake_input, _as_floats(self.objective.g_terms(self._fake_out))
         if self.loss.apart:
             with paddle.no_grad():
                 real_out = judged(nets.dis_training(batch.real), batch.real_labels)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from .scheduler import pick_ahead
 from .state import StepResult, TrainState
 
 if TYPE_CHECKING:
@@ -37,17 +38,19 @@ def run_iteration(state: TrainState, plugins: Sequence[Plugin],
     noise = state.noise.next()
     batch = state.step.to_device(real, noise, labels)
     lap("data")
-    losses = state.step.forward(*batch)
+    planned = pick_ahead(state.scheduler)  # `alternate`: known now, so only its forwards run
+    losses = state.step.forward(*batch, planned=planned)
     lap("forwards")
     ranks = state.nets.ranks
     # data-parallel: every rank decides on the same averaged losses, and stops at the same step
     losses, state.stop_agreed = ranks.average(losses, state.stop_reason is not None)
-    decision = state.scheduler.choose(losses["d"], losses["g"])
+    decision = planned or state.scheduler.choose(losses["d"], losses["g"])
     lap("decision")
     done = state.step.train(decision)  # what only the update computes (a penalty)
     losses.update(ranks.average(done, False)[0] if done else done)
     lap(decision)
-    state.record(StepResult(decision, losses))
+    # a planned G step computes G's terms only: the others keep their newest values
+    state.record(StepResult(decision, {**state.result.losses, **losses}))
     lap("decision")
     fire(plugins, "on_step_end", state)
     lap("plugins")

@@ -168,12 +168,12 @@ class ResumeProbe(Plugin):
     def on_train_start(self, state):
         forward = state.step.forward
 
-        def poisoned_forward(*batch):
+        def poisoned_forward(*batch, **options):
             if state.global_step + 1 == self.nan_at:  # D's output bias turns NaN, so do the logits
                 for net in (state.nets.dis_training, state.nets.gen_training):
                     bias = dict(net.named_parameters())["dis.out.bias"]
                     bias.set_value(np.full(bias.shape, np.nan, np.float32))
-            return forward(*batch)
+            return forward(*batch, **options)
 
         state.step.forward = poisoned_forward
 

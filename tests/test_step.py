@@ -21,7 +21,7 @@ from paddle_gan.errors import Diverged
 from paddle_gan.run import build_state
 from paddle_gan.state import DIS, GEN
 from paddle_gan.step import FastStep, GanStep, check_finite
-from tests.helpers import step_once, tensors
+from tests.helpers import step_once, tensors, tiny_state
 
 RTOL, ATOL = 1e-5, 1e-6
 FAST_CONV_RTOL, FAST_CONV_ATOL = 1e-4, 1e-6
@@ -117,3 +117,59 @@ def test_fast_path_needs_v1_batch_statistics(tmp_path):
 
     nets = build_networks(RunningStatsConf, (2,), Settings())
     assert type(build_fast_step(nets, Objective(V1(LossSettings())), RandomStream(0))) is GanStep
+
+
+class AskedAfter:
+    """`alternate` asked the losses-first way: after the forwards, through `choose`."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    @property
+    def strike(self):
+        return self.inner.strike
+
+    def choose(self, d_loss, g_loss):
+        return self.inner.choose(d_loss, g_loss)
+
+
+def alternate_run(tmp_path, execution, loss, ask_after, iters=8):
+    state = tiny_state(tmp_path / f"{execution}-{loss}-{ask_after}", iters=iters, sets=[
+        f"execution={execution}", f"loss.name={loss}", "scheduler.name=alternate"])
+    if ask_after:
+        state.scheduler = AskedAfter(state.scheduler)
+    real_batches = []  # D's forwards in G steps: batch sizes, to see which ones ran
+    state.nets.dis_training.register_forward_pre_hook(
+        lambda layer, inputs: real_batches.append(inputs[0].shape[0]))
+    results, d_calls = [], []
+    for _ in range(iters):
+        real_batches.clear()
+        step_once(state)
+        results.append(state.result)
+        d_calls.append(len(real_batches))
+    return results, d_calls, tensors(state)
+
+
+@pytest.mark.parametrize("execution", ["fast", "plain"])
+@pytest.mark.parametrize("loss", ["v1", "non_saturating", "wgan_gp"])
+def test_a_step_picked_ahead_trains_as_one_picked_after_the_losses(tmp_path, execution, loss):
+    ahead, ahead_calls, ahead_params = alternate_run(tmp_path, execution, loss, False)
+    after, after_calls, after_params = alternate_run(tmp_path, execution, loss, True)
+    assert [r.decision for r in ahead] == [r.decision for r in after] == [DIS, GEN] * 4
+    for name, value in after_params.items():  # bit for bit
+        assert np.array_equal(ahead_params[name], value), name
+    for i in range(1, len(ahead), 2):  # G steps: g fresh, D's terms from the D step before
+        assert ahead[i].losses == {**after[i - 1].losses, "g": after[i].losses["g"]}
+        assert ahead[i].losses["g"] != ahead[i - 1].losses["g"]
+        assert ahead_calls[i] < after_calls[i]  # D's forwards the G step no longer needs
+    assert ahead[0].losses == after[0].losses
+
+
+def test_a_step_refuses_to_train_another_network_than_planned(tmp_path):
+    state = tiny_state(tmp_path)
+    state.start_pass()
+    real, noise = state.step.to_device(state.sampler.next_batch(state.dataset.samples)[0],
+                                       state.noise.next())[:2]
+    state.step.forward(real, noise, planned=GEN)
+    with pytest.raises(ValueError, match="for a gen step, not a dis step"):
+        state.step.train(DIS)
