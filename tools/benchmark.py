@@ -69,13 +69,14 @@ MNIST_HINT = "MNIST_SOURCE=../shared/data/mnist bash data/get_mnist_data.sh"
 # table then takes about a minute on 2 cores.
 LAYERS_CONF, LAYERS_SAMPLE, LAYERS_BATCH = "conf/gan_conf_image.py", (1, 28, 28), 128
 LAYERS_WARMUP, LAYERS_MAX_ITERS = 3, 20
-# Parts of an iteration, in the order they run. "forwards" is compute (the scheduler's four loss
-# forwards); "decision" is the scheduler's pick plus the finite checks and counter updates.
+# Parts of an iteration, in the order they run. "forwards" is compute (the loss forwards, which
+# the fast step's update reuses; with `alternate` only those of the planned update); "decision"
+# is the scheduler's pick plus the finite checks and counter updates.
 PARTS = ("data", "forwards", "decision", "d_step", "g_step", "plugins", "sync")
 OVERHEAD = ("data", "decision", "plugins", "sync")
 LABELS = {
     "data": "data (batch draw + noise)",
-    "forwards": "scheduler loss forwards",
+    "forwards": "loss forwards",
     "decision": "scheduler decision",
     "d_step": "D step (2 batches)",
     "g_step": "G step",
