@@ -69,6 +69,7 @@ def test_a_checkpoint_goes_up_manifest_last_and_a_rotated_one_is_deleted(mirror)
 
 def test_changed_files_follow_a_sync_and_unchanged_ones_do_not(mirror):
     mirror.pull()
+    mirror.wait()  # pull's own upload pass, which could catch train.log half written
     (mirror.staging / "train.log").write_text("one\n")
     mirror.sync()
     mirror.wait()
@@ -97,6 +98,7 @@ def test_pull_brings_the_store_down_and_skips_a_folder_without_manifest(mirror, 
 def test_a_failed_upload_stops_the_uploads_and_is_one_storage_error(mirror, monkeypatch):
     monkeypatch.setattr(remote, "RETRY_DELAYS", (0.01,))
     mirror.pull()
+    mirror.wait()
 
     def refuse(*args, **kwargs):
         raise ConnectionError("connection refused")
