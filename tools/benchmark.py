@@ -2,7 +2,8 @@
 
 Where an iteration of our trainer spends its time, how much arithmetic that is, and how it compares
 with a plain Paddle version (and, asked, PyTorch). For each case (a run config: uniform and mnist,
-v1's GANs; mnist_mlp and mnist_leaky, the TensorFlow MLP GANs; mnist_acgan, the Keras AC-GAN) it
+v1's GANs; mnist_mlp and mnist_leaky, the TensorFlow MLP GANs; mnist_acgan, the Keras AC-GAN with
+its first generator, conf/acgan.py) it
 builds the run as the trainer does (`run.build_state`, the YAML's plugins) and runs the trainer's
 own iteration, `trainer.run_iteration`, with a clock on each of its parts (batch, scheduler
 forwards, the scheduler's pick, that network's update, step-end hooks, sync, sync hooks), so every
@@ -54,6 +55,9 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
 CASES = {"uniform": "conf/uniform.yaml", "mnist": "conf/mnist.yaml",
          "mnist_mlp": "conf/mnist_mlp.yaml", "mnist_leaky": "conf/mnist_leaky.yaml",
          "mnist_acgan": "conf/mnist_acgan.yaml"}
+# Settings a case pins: the AC-GAN is timed with the example's first generator, the one
+# tools/benchmark_torch.py has a PyTorch twin of (its run config trains the batch-norm one).
+CASE_SETS = {"mnist_acgan": ["conf=conf/acgan.py"]}
 DEFAULT_ITERS = {"uniform": 1000, "mnist": 30, "mnist_mlp": 300, "mnist_leaky": 300,
                  "mnist_acgan": 6}
 # The other counts' defaults. The AC-GAN's G update (2 x 100 samples) is about 1 TFLOP, seconds
@@ -100,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--data", choices=(*CASES, "all"), default="all",
         help="which run config to time: uniform and mnist (v1's), mnist_mlp and mnist_leaky "
-        "(the TensorFlow MLP GANs), mnist_acgan (the Keras AC-GAN); default all")
+        "(the TensorFlow MLP GANs), mnist_acgan (the Keras AC-GAN with its first generator, "
+        "conf/acgan.py); default all")
     add("--layers", action="store_true",
         help=f"instead: time each convolution of the MNIST DCGAN (batch {LAYERS_BATCH}), Paddle's "
         f"against the fast form; {LAYERS_WARMUP} warm-up, --iters (at most {LAYERS_MAX_ITERS}) "
@@ -747,7 +752,8 @@ def benchmark(args) -> dict:
     all_settings = {}
     for name in names:  # every setting and data file is checked before anything is timed
         image = name != "uniform"
-        sets = list(args.set) + ([f"data_dir={args.data_dir}"] if args.data_dir and image else [])
+        sets = CASE_SETS.get(name, []) + list(args.set) + (
+            [f"data_dir={args.data_dir}"] if args.data_dir and image else [])
         settings = resolve_settings(REPO_ROOT / CASES[name], sets, flags, None)
         missing = _mnist_missing(settings) if image else None
         if missing:

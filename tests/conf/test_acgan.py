@@ -61,6 +61,7 @@ def test_glorot_initialisation_and_zero_biases(conf):
 
 def test_the_run_config_is_the_example_s_training():
     s = resolve_settings(REPO_ROOT / "conf/mnist_acgan.yaml", [], {}, None)
+    assert s.resolved_conf_path().resolve() == REPO_ROOT / "conf/acgan_bn.py"  # the one that learns
     assert (s.batch_size, s.noise, s.iters_per_pass, s.num_passes) == (100, "uniform", "epoch", 100)
     assert (s.loss.name, s.loss.aux_weight, s.loss.g_batches) == ("non_saturating", 1.0, 2)
     assert (s.optimizer.name, s.optimizer.learning_rate, s.optimizer.beta1) == ("adam", 2e-4, 0.5)
