@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, Optional
+from typing import TYPE_CHECKING, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -28,10 +28,12 @@ DIS, GEN = "dis", "gen"  # the two networks a step can train (the scheduler's an
 @dataclass(frozen=True)
 class StepResult:
     """What one iteration did: the network it trained and the forward-only losses, each term's
-    newest value (a G step planned ahead computes G's terms only; D's are the last D step's)."""
+    newest value (a G step planned ahead computes G's terms only; D's are the last D step's),
+    and which of them this iteration computed."""
 
     decision: str = ""  # DIS or GEN ("" before the first step)
     losses: Dict[str, float] = field(default_factory=dict)  # d_real, d_fake, d, g
+    computed: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ def run_iteration(state: TrainState, plugins: Sequence[Plugin],
     losses.update(ranks.average(done, False)[0] if done else done)
     lap(decision)
     # a planned G step computes G's terms only: the others keep their newest values
-    state.record(StepResult(decision, {**state.result.losses, **losses}))
+    state.record(StepResult(decision, {**state.result.losses, **losses}, tuple(losses)))
     lap("decision")
     fire(plugins, "on_step_end", state)
     lap("plugins")

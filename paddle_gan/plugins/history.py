@@ -2,13 +2,14 @@
 
 What the Keras AC-GAN prints after each epoch, in this trainer's form, for any run on data with
 a test split (a data source module's `load_test(settings)`: MNIST's and CIFAR-10's). The
-training means are the means of the pass's forward losses (every iteration's, as the console
-shows them). The test losses are the same terms on held-out data, in inference mode (no
-dropout): D's on `n_real` real test samples and as many generated ones, G's on twice as many
-noise samples (the example's 10,000, 10,000 and 20,000), with noise and classes from the
-plugin's own seeded generator, so training with and without it is the same. Each pass's numbers
-are printed as a small table, appended to `<output_dir>/history.jsonl` (one JSON object a line)
-and published as `state.history` (the `visualdl` plugin charts them).
+training means are the means of the pass's forward losses, each over the iterations that
+computed it (with `alternate`, D's terms over the D steps). The test losses are the same terms
+on held-out data, in inference mode (no dropout): D's on `n_real` real test samples and as many
+generated ones, G's on twice as many noise samples (the example's 10,000, 10,000 and 20,000),
+with noise and classes from the plugin's own seeded generator, so training with and without it
+is the same. Each pass's numbers are printed as a small table, appended to
+`<output_dir>/history.jsonl` (one JSON object a line) and published as `state.history` (the
+`visualdl` plugin charts them).
 """
 from __future__ import annotations
 
@@ -78,7 +79,8 @@ class HistoryPlugin(Plugin):
     def on_step_end(self, state: TrainState) -> None:
         if self._pass != state.pass_id:  # a new pass, or resumed from a pass end's checkpoint
             self._pass, self._sums, self._counts = state.pass_id, {}, {}
-        for name, value in state.result.losses.items():
+        for name in state.result.computed:  # a term's mean over the steps that computed it
+            value = state.result.losses[name]
             self._sums[name] = self._sums.get(name, 0.0) + value
             self._counts[name] = self._counts.get(name, 0) + 1
 

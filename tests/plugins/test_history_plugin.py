@@ -67,6 +67,21 @@ def test_a_table_a_json_line_and_curves_per_pass(tmp_path, data, capsys):
         assert [r.value for r in charted] == pytest.approx([r[split]["d_aux"] for r in records])
 
 
+def test_each_training_mean_is_over_the_steps_that_computed_the_term(tmp_path, data):
+    conf = conditional_conf(tmp_path / "c.py", dropout=0.0)
+    EVENTS.clear()
+    assert run(conf, data, tmp_path / "run", "history, resume_probe", "--set",
+               "scheduler.d_steps=2", passes=1) == 0
+    (record,) = lines(tmp_path / "run" / "history.jsonl")
+    steps = [(event[2], dict(event[3])) for event in EVENTS if event[0] == "step"]
+    assert [decision for decision, _ in steps] == ["dis", "dis", "gen", "dis"]
+    d_steps = [logged for decision, logged in steps if decision == "dis"]
+    for name in ("d_real", "d_fake", "d", "d_aux"):  # the G step only carried them
+        assert record["train"][name] == pytest.approx(np.mean([s[name] for s in d_steps]))
+    for name in ("g", "g_aux"):  # computed on every step
+        assert record["train"][name] == pytest.approx(np.mean([s[name] for _, s in steps]))
+
+
 def test_training_is_bit_for_bit_the_same_without_it(tmp_path, data):
     conf = conditional_conf(tmp_path / "c.py")  # dropout on: eval mode must not draw from it
     assert run(conf, data, tmp_path / "with", "checkpoint, history") == 0
