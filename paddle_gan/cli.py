@@ -16,6 +16,7 @@ from typing import List, Optional
 
 from . import runtime, storage
 from .config import REPO_ROOT, resolve_settings
+from .distributed import launched_world
 from .errors import DataError, Diverged, RankLost, UsageError, failure_line
 from .registry import DATASETS, EXECUTIONS, PLUGINS, SCHEDULERS
 
@@ -138,8 +139,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         return _main(argv)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        if launched_world()[1] == 1:  # a launched worker is ending: see run.run's failure path
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def _main(argv: Optional[List[str]]) -> int:

@@ -264,6 +264,11 @@ def run(settings: Settings, notes: List[str] = ()) -> TrainState:
         failed = False
         return state
     except BaseException as err:
+        if distributed.launched_world()[1] > 1:
+            # The launcher SIGTERMs every rank once one has failed (SIGKILL 3 s later) and
+            # reports rank 0's exit code first: a failing rank still writes its line and exits
+            # with its own code (cli.main leaves this in place until the process ends).
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         log_failure(failure_line(err))  # into train.log, before its last upload
         raise
     finally:

@@ -62,5 +62,22 @@ class RankProbe(Plugin):
         path.write_text(json.dumps(record))
 
 
+def slow_failure_log(seconds: float) -> None:
+    """`PROBE_SLOW_FAILURE_LOG=s`: rank 0 takes s seconds more to write its failure line, so
+    the launcher's SIGTERM (after another rank's exit) reaches it while it does."""
+    import paddle_gan.run as run
+
+    write = run.log_failure
+
+    def slow(message):
+        if runtime.is_writer():
+            time.sleep(seconds)
+        write(message)
+
+    run.log_failure = slow
+
+
 if __name__ == "__main__":
+    if at("PROBE_SLOW_FAILURE_LOG"):
+        slow_failure_log(at("PROBE_SLOW_FAILURE_LOG"))
     sys.exit(main())

@@ -151,10 +151,11 @@ def test_a_lost_rank_stops_the_others_within_seconds(tmp_path):
     assert "error: another process of the run stopped" in worker_log(tmp_path, "lost", 0)
 
 
-def test_ranks_that_differ_stop_with_exit_3_at_the_checkpoint(tmp_path):
+@pytest.mark.parametrize("slow_log", [0, 3])  # 3: the launcher's SIGTERM comes while rank 0 logs
+def test_ranks_that_differ_stop_with_exit_3_at_the_checkpoint(tmp_path, slow_log):
     out = tmp_path / "skewed"
     skewed = launch(tmp_path, "skewed", *UNIFORM, *PLUGINS, "--output_dir", str(out),
-                    PROBE_SKEW_AT=4)
+                    PROBE_SKEW_AT=4, PROBE_SLOW_FAILURE_LOG=slow_log)
     assert skewed.returncode == 3
     line = "parameter 'net/gen_training/gen.out.weight' is different on rank 1 than on rank 0"
     assert line in (out / "train.log").read_text()
