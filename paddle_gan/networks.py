@@ -18,7 +18,7 @@ import paddle.nn as nn
 from .config import conf_error
 from .distributed import ALONE, Ranks
 from .errors import Diverged, SyncError
-from .state import DIS, GEN
+from .roles import DIS, GEN
 
 
 class GeneratorTraining(nn.Layer):

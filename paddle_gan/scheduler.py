@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Optional, Protocol
 
-from .state import DIS, GEN
+from .roles import DIS, GEN
 
 
 class Scheduler(Protocol):

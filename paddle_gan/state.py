@@ -1,4 +1,4 @@
-"""The training state every plugin hook receives, the result of one step, and the network names.
+"""The training state every plugin hook receives, the result of one step, what runs publish.
 
 `TrainState` holds the run's parts (settings, networks, data, noise, scheduler, step), the
 counters, which only the trainer moves on, and what the run and the plugins publish for others:
@@ -9,20 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Protocol, Tuple
 
 import numpy as np
 
+from .roles import DIS, GEN
+
 if TYPE_CHECKING:
-    from .checkpoint import Checkpointer
     from .config import Settings
     from .datasets.base import ArrayDataset, BatchSampler
     from .networks import Networks
     from .noise import NoiseStream
     from .scheduler import Scheduler
     from .step import GanStep
-
-DIS, GEN = "dis", "gen"  # the two networks a step can train (the scheduler's answers)
 
 
 @dataclass(frozen=True)
@@ -43,6 +42,26 @@ class Picture:
     pass_id: int
     png: bytes
     path: Path
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A checkpoint of this run: where, and the step whose state it holds."""
+
+    path: Path
+    global_step: int
+    pass_end: bool
+
+
+class Checkpoints(Protocol):
+    """What saves the state (`paddle_gan.checkpoint.Checkpointer`, put on the state by the run;
+    the checkpoint plugin decides when)."""
+
+    def save(self, state: TrainState, reason: str, pass_end: bool = False) -> Optional[Saved]:
+        """Write a checkpoint of `state`; None when it was not written."""
+
+    def rotate(self, keep_last: int) -> List[Path]:
+        """Delete all but this run's newest `keep_last` checkpoints; the deleted."""
 
 
 @dataclass
@@ -70,10 +89,10 @@ class TrainState:
     stop_reason: Optional[str] = None  # set when a stop was requested (signal name)
     stop_agreed: bool = False  # data-parallel: some rank's stop request, as of this iteration
     # Set by the run: saves and restores the whole state (see paddle_gan.checkpoint).
-    checkpointer: Optional[Checkpointer] = None
+    checkpointer: Optional[Checkpoints] = None
     # Published for others: the newest checkpoint (run), picture (samples), metrics (metrics),
     # train and test losses (history).
-    last_checkpoint: Optional[Path] = None
+    last_checkpoint: Optional[Saved] = None
     picture: Optional[Picture] = None
     metrics: Optional[dict] = None
     history: Optional[dict] = None  # the `history` plugin's newest record

@@ -36,7 +36,7 @@ from .fast_conv import use_fast_convolutions
 from .losses import Objective, judged
 from .networks import Networks, uses_batch_statistics
 from .noise import RandomStream
-from .state import DIS, GEN
+from .roles import DIS, GEN
 
 log = logging.getLogger("paddle_gan")
 

@@ -12,7 +12,7 @@ from paddle_gan.errors import SyncError
 from paddle_gan.losses import V1, Objective
 from paddle_gan.networks import build_networks, copy_pairs, shared_pairs
 from paddle_gan.noise import RandomStream
-from paddle_gan.state import DIS, GEN
+from paddle_gan.roles import DIS, GEN
 from paddle_gan.step import GanStep
 
 

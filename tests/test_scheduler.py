@@ -1,6 +1,6 @@
 """The schedulers, driven by scripted loss sequences."""
+from paddle_gan.roles import DIS, GEN
 from paddle_gan.scheduler import Alternate, LossBased, pick_ahead
-from paddle_gan.state import DIS, GEN
 
 
 def run(scheduler, losses):

@@ -18,8 +18,8 @@ import pytest
 import paddle_gan.step
 from paddle_gan.config import REPO_ROOT, resolve_settings
 from paddle_gan.errors import Diverged
+from paddle_gan.roles import DIS, GEN
 from paddle_gan.run import build_state
-from paddle_gan.state import DIS, GEN
 from paddle_gan.step import FastStep, GanStep, check_finite
 from tests.helpers import step_once, tensors, tiny_state
 

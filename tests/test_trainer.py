@@ -4,7 +4,7 @@ import pytest
 
 from paddle_gan.errors import Diverged
 from paddle_gan.plugins.base import Plugin
-from paddle_gan.state import DIS, GEN
+from paddle_gan.roles import DIS, GEN
 from paddle_gan.trainer import run_iteration, train
 from tests.helpers import tiny_state
 

@@ -284,7 +284,7 @@ def time_parts(state, plugins, iters: int, warmup: int, pass_end_s: List[float])
     """`trainer.run_iteration` with a clock on its parts: one dict of seconds per measured
     iteration. It runs on until both a D and a G step were measured (the v1 schedule allows at
     most max_strike picks in a row, so that is soon)."""
-    from paddle_gan.state import DIS, GEN
+    from paddle_gan.roles import DIS, GEN
     from paddle_gan.trainer import run_iteration
 
     clock, rows = PartClock(), []

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, List, Optional, Sequence
 
 from ..config import settings_to_dict
 from ..distributed import ALONE
 from ..errors import CheckpointError, Diverged
+from ..state import Saved
 from .files import (
     checkpoint_name,
     list_checkpoints,
@@ -59,15 +59,6 @@ log = logging.getLogger("paddle_gan")
 
 def checkpoint_dir(output_dir) -> Path:
     return Path(output_dir) / "checkpoints"
-
-
-@dataclass(frozen=True)
-class Saved:
-    """A checkpoint of this run: where, and the step whose state it holds."""
-
-    path: Path
-    global_step: int
-    pass_end: bool
 
 
 class Checkpointer:

@@ -19,7 +19,8 @@ import numpy as np
 
 from ..config import Settings, deep_merge, flatten_settings, settings_to_dict
 from ..errors import CheckpointError, shorten
-from ..state import DIS, GEN, StepResult
+from ..roles import DIS, GEN
+from ..state import StepResult
 
 if TYPE_CHECKING:
     from ..state import TrainState

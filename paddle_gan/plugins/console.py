@@ -9,7 +9,8 @@ import time
 from dataclasses import dataclass, field
 
 from ..config import MAX_COUNT
-from ..state import DIS, GEN, TrainState
+from ..roles import DIS, GEN
+from ..state import TrainState
 from .base import Plugin
 
 log = logging.getLogger("paddle_gan")

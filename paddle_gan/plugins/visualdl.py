@@ -25,7 +25,8 @@ import yaml
 
 from .. import storage
 from ..config import MAX_COUNT, flatten_settings, settings_to_dict
-from ..state import DIS, GEN, TrainState
+from ..roles import DIS, GEN
+from ..state import TrainState
 from .base import Plugin
 
 log = logging.getLogger("paddle_gan")
