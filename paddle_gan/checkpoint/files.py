@@ -250,10 +250,27 @@ def newest_valid(directory, warn: Callable[[str], object] = print
         raise CheckpointError(f"{directory}: no checkpoints in this directory")
     for path in reversed(candidates):
         try:
-            return (path, *load_checkpoint(path))
+            found = (path, *load_checkpoint(path))
         except CheckpointError as e:
             warn(f"skipping unusable checkpoint {path.name}: {e}")
+            continue
+        _warn_unordered_newer(candidates, path, warn)
+        return found
     raise CheckpointError(f"{directory}: none of its {len(candidates)} checkpoints is valid")
+
+
+def _warn_unordered_newer(candidates, chosen: Path, warn) -> None:
+    """A checkpoint whose manifest cannot be read has no sequence number, so it sorts as the
+    oldest and is never tried before `chosen`: name those of a later step, which may well be the
+    newest (a save cut short, a damaged disk)."""
+    step = parse_name(chosen.name)[:2]
+    for path in candidates:
+        if parse_name(path.name)[:2] <= step:
+            continue
+        try:
+            read_manifest(path)
+        except CheckpointError as e:
+            warn(f"skipping unusable checkpoint {path.name}: {e}")
 
 
 def rotate_checkpoints(directory, keep_last: int, line: int, protect: Path | None) -> list[Path]:

@@ -286,12 +286,14 @@ def test_leftovers_of_dead_processes_are_removed_others_kept(tmp_path):
         [keep.name, alive.name, foreign.name])
 
 
-@pytest.mark.parametrize("file, payload, warned", [
-    ("meta.json", b"[" * 100_000 + b"]" * 100_000, 1),  # deeper than the parser's recursion
-    # beyond the manifest's size bound: unreadable, so never taken for the newest
-    ("manifest.json", b"{" + b" " * (2 << 20) + b"}", 0),
-], ids=["nested-meta", "huge-manifest"])
-def test_hostile_json_is_one_line_and_resume_falls_back(tmp_path, file, payload, warned):
+@pytest.mark.parametrize("file, payload", [
+    ("meta.json", b"[" * 100_000 + b"]" * 100_000),  # deeper than the parser's recursion
+    # unreadable manifests: no sequence number, so they sort as the oldest, yet by its name
+    # this is the newest checkpoint, and resuming from the one before must say so
+    ("manifest.json", b"{" + b" " * (2 << 20) + b"}"),  # beyond the manifest's size bound
+    ("manifest.json", b'{"a":' * 100_000 + b"1" + b"}" * 100_000),
+], ids=["nested-meta", "huge-manifest", "nested-manifest"])
+def test_hostile_json_is_one_line_and_resume_falls_back_naming_it(tmp_path, file, payload):
     good = _save(tmp_path, 1, sequence=1)
     bad = _save(tmp_path, 2, sequence=2)
     if file == "meta.json":  # a hostile meta that its manifest vouches for
@@ -304,7 +306,15 @@ def test_hostile_json_is_one_line_and_resume_falls_back(tmp_path, file, payload,
         load_checkpoint(bad)
     assert "\n" not in str(raised.value) and len(str(raised.value)) < 300
     warnings = []
-    assert newest_valid(tmp_path, warn=warnings.append)[0] == good and len(warnings) == warned
+    assert newest_valid(tmp_path, warn=warnings.append)[0] == good
+    assert len(warnings) == 1 and bad.name in warnings[0] and "\n" not in warnings[0]
+
+
+def test_an_unreadable_manifest_older_by_name_than_the_newest_is_not_reported(tmp_path):
+    old = _save(tmp_path, 1, sequence=1)
+    newest = _save(tmp_path, 2, sequence=2)
+    (old / "manifest.json").write_bytes(b"{")
+    assert newest_valid(tmp_path, warn=pytest.fail)[0] == newest
 
 
 def test_find_on_missing_empty_or_all_broken_dir_names_it(tmp_path):
