@@ -158,7 +158,11 @@ def test_a_step_picked_ahead_trains_as_one_picked_after_the_losses(tmp_path, exe
     for name, value in after_params.items():  # bit for bit
         assert np.array_equal(ahead_params[name], value), name
     for i in range(1, len(ahead), 2):  # G steps: g fresh, D's terms from the D step before
-        assert ahead[i].losses == {**after[i - 1].losses, "g": after[i].losses["g"]}
+        assert ahead[i].losses == {**after[i - 1].losses, "g": ahead[i].losses["g"]}
+        # the same value, from other code: a G step planned ahead computes g alone, asked
+        # after it comes with D's terms, and the kernels may round the two differently (MKL's
+        # AVX-512 ones do, by 3e-8 of 0.42)
+        assert ahead[i].losses["g"] == pytest.approx(after[i].losses["g"], rel=RTOL)
         assert ahead[i].losses["g"] != ahead[i - 1].losses["g"]
         assert ahead_calls[i] < after_calls[i]  # D's forwards the G step no longer needs
     assert ahead[0].losses == after[0].losses

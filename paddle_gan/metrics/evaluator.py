@@ -51,12 +51,13 @@ HEADLINE = {
     "images": ("frechet", "classifier_score", "class_coverage", "class_entropy", "confident",
                "precision", "recall", "density", "coverage"),
 }
-CONDITIONAL_HEADLINE = ("conditional_accuracy", "class_frechet")
+# the confident accuracy next to the accuracy: how much of it the judge was sure of
+CONDITIONAL_HEADLINE = ("conditional_accuracy", "confident_accuracy", "class_frechet")
 BEST = {"inside": "1", "coverage": "1", "sliced_w1": "0", "ks": "0", "modes": "all",
         "high_quality": "0.989 (true samples)", "reverse_kl": "0", "frechet": "0",
         "classifier_score": "10", "class_coverage": "1", "class_entropy": "2.303 (ln 10)",
         "confident": "1", "precision": "1", "recall": "1", "density": "1",
-        "conditional_accuracy": "1", "class_frechet": "0"}
+        "conditional_accuracy": "1", "confident_accuracy": "1", "class_frechet": "0"}
 METRICS = sorted({name for names in (*HEADLINE.values(), CONDITIONAL_HEADLINE) for name in names})
 
 class MetricsUnavailable(UsageError):
@@ -208,6 +209,9 @@ class Evaluator:
                 result.update(evaluate_conditional(samples, labels, self.extractor,
                                                    self.class_reference))
         result["data"] = self.data
+        result["generator_inputs"] = {  # what the samples were drawn with
+            "noise": self.noise, "noise_dim": int(noise_dim), "num_classes": self.num_classes,
+            "pixel_range": list(self.pixel_range) if self.kind == "images" else None}
         result["global_step"] = None if global_step is None else int(global_step)
         result["real"] = self.real(n_samples, seed)
         return result
@@ -252,7 +256,9 @@ def check_sample_count(evaluator: Evaluator, n_samples: int) -> None:
 def evaluate_checkpoint(loaded: Loaded, n_samples: Optional[int] = None, seed: int = 0,
                         classifier: Optional[PathLike] = None, data_dir: Optional[PathLike] = None,
                         reference_cache: PathLike = DEFAULT_CACHE) -> dict:
-    """The metrics of a loaded checkpoint's generator; the data comes from its saved settings."""
+    """The metrics of a loaded checkpoint's generator, as the metrics plugin measured it: the
+    data comes from its saved settings, and everything that shapes the generator's input (noise
+    distribution and size, classes, pixel range) from the checkpoint."""
     path = loaded.path
     try:
         at = loaded.meta["saved_at"]
@@ -260,6 +266,7 @@ def evaluate_checkpoint(loaded: Loaded, n_samples: Optional[int] = None, seed: i
     except (KeyError, TypeError) as err:
         raise CheckpointError(f"{path}: incomplete checkpoint meta (no {err})") from None
     settings = loaded.data_settings
+    settings.noise = loaded.noise_distribution  # the generator's input, as the plugin draws it
     if data_dir is not None:
         settings.data_dir = str(data_dir)
     if is_remote(settings.data_dir) and settings.data in IMAGE_DATA:  # the reference data

@@ -37,6 +37,21 @@ def test_accuracy_and_frechet_of_each_class(monkeypatch):
     assert result["class_frechets"] == pytest.approx([0.0, 1.0, 4.0], abs=1e-9)  # ||shift||^2
     assert result["class_frechet"] == pytest.approx(5 / 3)
     assert result["samples_per_class"] == 4 and result["reference_class_counts"] == [5, 5, 5]
+    assert result["confident_accuracy"] == pytest.approx(0.5)  # one-hot verdicts: all sure
+
+
+def test_the_confident_accuracy_counts_only_the_verdicts_the_judge_is_sure_of(monkeypatch):
+    labels = balanced_labels(8, 2)
+    probs = one_hot(labels, 2) * 0.55 + 0.225  # every verdict right, each at 0.775
+    probs[[0, 2]] = one_hot(labels[[0, 2]], 2) * 0.9 + 0.05  # two of class 0 at 0.95
+    probs[1] = [0.97, 0.03]  # class 1 asked, class 0 given: a sure mistake
+    monkeypatch.setattr(conditional, "extract",
+                        lambda model, images: (np.zeros((8, 2)), probs))
+    reference = ClassReference([np.zeros(2)] * 2, [np.eye(2)] * 2, [4, 4])
+    result = evaluate_conditional(np.zeros((8, 1, 28, 28)), labels, None, reference)
+    assert result["class_accuracies"] == [1.0, 0.75]
+    assert result["conditional_accuracy"] == pytest.approx(0.875)
+    assert result["confident_accuracy"] == pytest.approx((2 / 4 + 0) / 2)
 
 
 def test_the_class_reference_holds_each_class_s_statistics(monkeypatch):
@@ -69,7 +84,10 @@ def test_the_metrics_plugin_measures_a_conditional_run(tmp_path, capsys):
     assert len(record["class_accuracies"]) == len(record["class_frechets"]) == 10
     assert record["samples_per_class"] == 3 and sum(record["reference_class_counts"]) == 30
     assert 0 <= record["conditional_accuracy"] <= 1 and record["class_frechet"] >= 0
-    assert "conditional_accuracy" in capsys.readouterr().out
+    assert 0 <= record["confident_accuracy"] <= record["conditional_accuracy"]
+    line = next(line for line in capsys.readouterr().out.splitlines() if "0 metrics:" in line)
+    accuracy = f"conditional_accuracy {record['conditional_accuracy']:.4g} "
+    assert f"{accuracy}confident_accuracy {record['confident_accuracy']:.4g}" in line
     # fewer than 2 samples a class cannot be measured: one line before training
     assert cli.main([*argv, "--set", "plugin_options.metrics.n_samples=10", "--output_dir",
                      str(tmp_path / "few")]) == 2

@@ -14,7 +14,7 @@ from paddle_gan.cli import main as train_main
 from paddle_gan.datasets.mnist import load_mnist
 from paddle_gan.metrics import evaluator as evaluate
 from paddle_gan.metrics.classifier import ExtractorError, LeNet, save_classifier
-from tests.helpers import load_tool
+from tests.helpers import conditional_conf, load_tool
 
 evaluate_main = load_tool("evaluate").main
 
@@ -48,6 +48,19 @@ def test_json_has_the_protocol_and_the_plugins_numbers(uniform_run, tmp_path, ca
     assert result == jsonl(uniform_run / "metrics.jsonl")[0]
     printed = capsys.readouterr().out
     assert str(checkpoint) in printed and "sliced_w1" in printed and str(out) in printed
+
+
+def test_a_uniform_noise_run_is_measured_with_its_own_noise(tmp_path):
+    out = tmp_path / "run"
+    assert train_main(["-d", "uniform", "--num_passes", "1", "--iters_per_pass", "10",
+                       "--batch_size", "32", "--set", "data_size=4096", "--output_dir", str(out),
+                       "--set", "noise=uniform", "--set", "plugins=[metrics, checkpoint]",
+                       "--set", "plugin_options.metrics.n_samples=500"]) == 0
+    assert evaluate_main([str(out), "--num", "500", "--json", str(tmp_path / "e.json")]) == 0
+    result = json.loads((tmp_path / "e.json").read_text())
+    assert result["generator_inputs"] == {"noise": "uniform", "noise_dim": 10, "num_classes": 0,
+                                          "pixel_range": None}
+    assert result == jsonl(out / "metrics.jsonl")[0]
 
 
 def test_newest_checkpoint_by_default_and_the_seed_matters(uniform_run, tmp_path):
@@ -162,6 +175,28 @@ def test_mnist_checkpoint_with_a_tiny_classifier(mnist_run, tmp_path, capsys):
     assert json.loads((tmp_path / "again.json").read_text()) == result
     printed = capsys.readouterr().out
     assert "cached in" not in printed and "class shares" in printed
+
+
+def test_a_conditional_uniform_noise_checkpoint_gives_the_plugins_numbers(mnist_run, tmp_path):
+    """An AC-GAN-shaped conf: uniform noise, a class per sample, pixels in [-1, 1]."""
+    root, _ = mnist_run
+    conf = conditional_conf(tmp_path / "conditional.py")
+    out, cache = tmp_path / "run", root / "cache"
+    assert train_main(["-d", "mnist", "--num_passes", "1", "--iters_per_pass", "3",
+                       "--batch_size", "8", "--output_dir", str(out), "--set", f"conf={conf}",
+                       "--set", f"data_dir={root / 'data'}",
+                       "--set", "plugins=[metrics, checkpoint]",
+                       "--set", f"plugin_options.metrics.classifier={root / 'tiny.npz'}",
+                       "--set", f"plugin_options.metrics.reference_cache={cache}",
+                       "--set", "plugin_options.metrics.n_samples=40"]) == 0
+    assert evaluate_main([str(out), "--num", "40", "--classifier", str(root / "tiny.npz"),
+                          "--reference_cache", str(cache),
+                          "--json", str(tmp_path / "e.json")]) == 0
+    result = json.loads((tmp_path / "e.json").read_text())
+    assert result["generator_inputs"] == {"noise": "uniform", "noise_dim": 4, "num_classes": 10,
+                                          "pixel_range": [-1.0, 1.0]}
+    assert "conditional_accuracy" in result
+    assert result == jsonl(out / "metrics.jsonl")[0]
 
 
 def test_without_the_training_split_there_is_no_floor_and_a_warning(mnist_run, tmp_path,
