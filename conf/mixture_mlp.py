@@ -40,8 +40,9 @@ def _mlp(in_dim, out_dim, activation):
     return nn.Sequential(*layers, _fc(HIDDEN, out_dim))
 
 
-def _check_points(sample_shape):
-    if tuple(sample_shape) != (2,):
+def _check_points(sample_shape, packed=False):
+    """2-D points; D's may be packed, m points as one vector of 2m (PacGAN)."""
+    if len(sample_shape) != 1 or sample_shape[0] % 2 or (sample_shape[0] != 2 and not packed):
         raise ValueError(f"this MLP GAN is for 2-D points, got samples of shape "
                          f"{tuple(sample_shape)}")
 
@@ -53,6 +54,6 @@ def build_generator(sample_shape):
 
 
 def build_discriminator(sample_shape, logits=2):
-    """points [B, 2] -> logits [B, logits]."""
-    _check_points(sample_shape)
-    return _mlp(2, logits, lambda: nn.LeakyReLU(0.2))
+    """points [B, 2] (packed: [B, 2m]) -> logits [B, logits]."""
+    _check_points(sample_shape, packed=True)
+    return _mlp(sample_shape[0], logits, lambda: nn.LeakyReLU(0.2))

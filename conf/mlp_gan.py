@@ -53,11 +53,11 @@ class Generator(nn.Layer):
 
 
 class Discriminator(nn.Layer):
-    """images [B, 1, 28, 28] -> one logit [B, 1]."""
+    """images [B, C, 28, 28] -> one logit [B, 1] (C = 1, or the packing's m: PacGAN)."""
 
-    def __init__(self):
+    def __init__(self, channels=1):
         super().__init__()
-        self.hidden = _fc(PIXELS, HIDDEN)
+        self.hidden = _fc(channels * PIXELS, HIDDEN)
         self.out = _fc(HIDDEN, 1)
 
     def forward(self, images):
@@ -65,8 +65,9 @@ class Discriminator(nn.Layer):
         return self.out(nn.functional.relu(self.hidden(x)))
 
 
-def _check_mnist(sample_shape):
-    if tuple(sample_shape) != (1, 28, 28):
+def _check_mnist(sample_shape, packed=False):
+    """MNIST's 1x28x28 images; D's may be packed, m images stacked as m channels."""
+    if tuple(sample_shape[1:]) != (28, 28) or (sample_shape[0] != 1 and not packed):
         raise ValueError(f"this MLP GAN is for MNIST's 1x28x28 images, got {tuple(sample_shape)}")
 
 
@@ -77,5 +78,5 @@ def build_generator(sample_shape):
 
 def build_discriminator(sample_shape, logits=1):
     """One logit whatever is asked: a loss that needs another number is refused by name."""
-    _check_mnist(sample_shape)
-    return Discriminator()
+    _check_mnist(sample_shape, packed=True)
+    return Discriminator(sample_shape[0])

@@ -71,6 +71,16 @@ class SchedulerSettings:
     g_steps: int = field(default=1, metadata={"min": 1, "max": MAX_COUNT})
 
 
+@dataclass
+class EmaSettings:
+    """An exponential moving average of G in the `generator` network (the one that draws every
+    picture and metric and is exported): after each G update from iteration `start` on,
+    generator += (1 - decay) * (G - generator); 0: off, the generator is a copy of G (v1)."""
+
+    decay: float = field(default=0.0, metadata={"min": 0.0, "max": 0.999999})
+    start: int = field(default=0, metadata={"min": 0, "max": MAX_COUNT})
+
+
 # The 2-D mixtures' layouts and spreads; the defaults are PacGAN's synthetic experiments (Lin et
 # al. 2018): 8 modes on a circle of radius 1 with sigma 0.01, a 5x5 grid with spacing 2 (means
 # {-4,-2,0,2,4}^2) with sigma 0.05. Only the section of the run's own data source is read.
@@ -130,6 +140,10 @@ class Settings:
     pixel_range: List[float] = field(default_factory=lambda: [-1.0, 1.0],
                                      metadata={"min": -1e6, "max": 1e6, "increasing": True})
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    # PacGAN: D judges this many samples at once, real with real and fake with fake (stacked
+    # along an image's channels, a point's features); the batch size must be a multiple of it
+    packing: int = field(default=1, metadata={"min": 1, "max": 64})
+    ema: EmaSettings = field(default_factory=EmaSettings)
     plugins: List[str] = field(
         default_factory=lambda: ["console", "samples", "visualdl", "metrics", "checkpoint"],
         metadata={"registry": PLUGINS})

@@ -76,12 +76,14 @@ class Loss:
 
 
 def input_gradient(dis, inputs, score) -> paddle.Tensor:
-    """d score(D(x)) / dx for each sample, flattened to [N, features], with its graph (so a
-    penalty of it can be minimised: a double backward)."""
+    """d score(D(x)) / dx for each of D's judgements, flattened to [scores, features], with its
+    graph (so a penalty of it can be minimised: a double backward). A packed D judges m samples
+    at once, and the m consecutive samples of a pack are its input: a row is a pack's."""
     inputs = inputs.detach()
     inputs.stop_gradient = False
-    (grad,) = paddle.grad(score(adversarial(dis(inputs))).sum(), [inputs], create_graph=True)
-    return grad.reshape([grad.shape[0], -1])
+    scores = score(adversarial(dis(inputs)))
+    (grad,) = paddle.grad(scores.sum(), [inputs], create_graph=True)
+    return grad.reshape([scores.shape[0], -1])
 
 
 class V1(Loss):

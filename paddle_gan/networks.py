@@ -4,7 +4,14 @@
 only D trained) and `generator` (noise -> G, inference) each own their own copy of the
 parameters, with identical structural names (`gen.hidden.weight`, `dis.out.bias`, ...). After
 every training step the trained network's values are copied by name to the others, as v1 did;
-a name found in only one network is skipped and a shape mismatch is an error.
+a name found in only one network is skipped and a shape mismatch is an error. With `ema` the
+`generator` averages G's values instead of copying them (`EmaSettings`).
+
+With `packing: m` (PacGAN) D judges m samples at once: both networks that hold D pack its input,
+m consecutive samples of a batch stacked along the first axis of a sample (an image's channels,
+a point's coordinates), so D is built for samples of shape (m * C, ...) and gives one output per
+pack. A conf supports packing when its `build_discriminator(sample_shape, logits)` sizes D's
+input from the shape it is given.
 """
 from __future__ import annotations
 
@@ -21,27 +28,43 @@ from .errors import Diverged, SyncError
 from .roles import DIS, GEN
 
 
+def pack(samples: paddle.Tensor, packing: int) -> paddle.Tensor:
+    """[B, C, ...] -> [B / packing, packing * C, ...]: each run of `packing` consecutive samples
+    stacked along the first sample axis (a reshape: the batch is stored sample after sample)."""
+    if packing == 1:
+        return samples
+    return samples.reshape([samples.shape[0] // packing, packing * samples.shape[1],
+                            *samples.shape[2:]])
+
+
+def packed_shape(sample_shape: tuple, packing: int) -> tuple:
+    """The shape of what a packed D judges."""
+    return (sample_shape[0] * packing, *sample_shape[1:])
+
+
 class GeneratorTraining(nn.Layer):
     """noise (and labels) -> G -> D -> outputs; D is frozen here (its values only ever arrive by
     sync)."""
 
-    def __init__(self, gen: nn.Layer, dis: nn.Layer):
+    def __init__(self, gen: nn.Layer, dis: nn.Layer, packing: int = 1):
         super().__init__()
-        self.gen, self.dis = gen, dis
+        self.gen, self.dis, self.packing = gen, dis, packing
 
     def forward(self, noise, labels=None):
-        return self.dis(self.gen(noise) if labels is None else self.gen(noise, labels))
+        fake = self.gen(noise) if labels is None else self.gen(noise, labels)
+        return self.dis(pack(fake, self.packing))
 
 
 class DiscriminatorTraining(nn.Layer):
-    """sample -> D -> outputs (a conditional conf's: real/fake outputs and class logits)."""
+    """sample -> D -> outputs (a conditional conf's: real/fake outputs and class logits); with
+    packing, samples -> packs -> D -> an output per pack."""
 
-    def __init__(self, dis: nn.Layer):
+    def __init__(self, dis: nn.Layer, packing: int = 1):
         super().__init__()
-        self.dis = dis
+        self.dis, self.packing = dis, packing
 
     def forward(self, sample):
-        return self.dis(sample)
+        return self.dis(pack(sample, self.packing))
 
 
 class Generator(nn.Layer):
@@ -81,6 +104,18 @@ def copy_pairs(pairs: Pairs) -> None:
     # (tested: the copy stays a leaf and its source gets no gradient), so no no_grad() needed.
     for _, src_tensor, dst_tensor in pairs:
         dst_tensor.copy_(src_tensor, True)
+
+
+def average_pairs(pairs: Pairs, weight: float) -> None:
+    """dst += weight * (src - dst), in place, for every floating pair (the moving average's
+    step, as torch.optim.swa_utils and timm's EMA take it); other dtypes are copied."""
+    with paddle.no_grad():
+        for _, src_tensor, dst_tensor in pairs:
+            if dst_tensor.dtype in (paddle.float32, paddle.float64, paddle.float16,
+                                    paddle.bfloat16):
+                dst_tensor.lerp_(src_tensor, weight)
+            else:
+                dst_tensor.copy_(src_tensor, True)
 
 
 def _batch_norms(layer: nn.Layer):
@@ -132,19 +167,23 @@ class Networks:
     sample_shape: tuple
     num_classes: int = 0  # a conditional conf's NUM_CLASSES; 0: unconditional
     ranks: Ranks = ALONE  # data-parallel: the processes whose gradients are averaged
+    packing: int = 1  # samples D judges at once
+    ema_decay: float = 0.0  # the generator's average of G (0: a copy)
+    ema_start: int = 0  # the iteration from which the generator averages
 
     def __post_init__(self):
         # The pairs are fixed once built (optimisers update tensors in place), so sync after
         # each step is a plain copy loop without re-walking the layers.
-        self._from_gen = shared_pairs(self.gen_training, self.dis_training) + shared_pairs(
-            self.gen_training, self.generator
-        )
+        to_dis = shared_pairs(self.gen_training, self.dis_training)
+        to_generator = shared_pairs(self.gen_training, self.generator)
+        self._from_gen = to_dis + to_generator
         # After a step only what that step can change needs copying: the other values are
         # equal already (a frozen D, or running statistics that never move, stay as synced).
         dis_changes, gen_changes = _changeable(self.dis_training), _changeable(self.gen_training)
         self._after_dis = [p for p in shared_pairs(self.dis_training, self.gen_training)
                            if p[0] in dis_changes]
-        self._after_gen = [p for p in self._from_gen if p[0] in gen_changes]
+        self._gen_to_dis = [p for p in to_dis if p[0] in gen_changes]
+        self._gen_to_generator = [p for p in to_generator if p[0] in gen_changes]
 
     def update(self, network: str) -> None:
         """DIS's or GEN's optimiser step on its gradients (data-parallel: every rank's,
@@ -155,9 +194,18 @@ class Networks:
         optimizer.step()
         optimizer.clear_grad()
 
-    def sync_after(self, trained: str) -> None:
-        """v1's rule: after a D step D -> generator_training; after a G step G -> the others."""
-        copy_pairs(self._after_dis if trained == DIS else self._after_gen)
+    def sync_after(self, trained: str, iteration: int = 0) -> None:
+        """v1's rule: after a D step D -> generator_training; after a G step G -> the others,
+        or with EMA from `ema_start` on, the generator one step of the average nearer to G
+        (`iteration`: the count of iterations done, this one included)."""
+        if trained == DIS:
+            copy_pairs(self._after_dis)
+            return
+        copy_pairs(self._gen_to_dis)
+        if self.ema_decay and iteration > self.ema_start:
+            average_pairs(self._gen_to_generator, 1.0 - self.ema_decay)
+        else:
+            copy_pairs(self._gen_to_generator)
 
     def sync_all(self) -> None:
         """The start-of-run sync: every value of generator_training to the other two."""
@@ -182,14 +230,17 @@ def build_from_conf(conf, builder: str, *args) -> nn.Layer:
 
 def build_networks(conf, sample_shape: tuple, settings, logits: int = 2) -> Networks:
     """Three networks from one conf module, each with its own parameters, synced once. D is
-    asked for `logits` outputs (what the loss needs); the optimisers are `settings`'."""
+    asked for `logits` outputs (what the loss needs) on samples packed `settings.packing` at a
+    time; the optimisers and the generator's average are `settings`'."""
     from .registry import OPTIMIZERS
 
-    shape = tuple(sample_shape)
+    shape, packing = tuple(sample_shape), settings.packing
+    judged = packed_shape(shape, packing)
     gen_training = GeneratorTraining(build_from_conf(conf, "build_generator", shape),
-                                     build_from_conf(conf, "build_discriminator", shape, logits))
+                                     build_from_conf(conf, "build_discriminator", judged, logits),
+                                     packing)
     dis_training = DiscriminatorTraining(
-        build_from_conf(conf, "build_discriminator", shape, logits))
+        build_from_conf(conf, "build_discriminator", judged, logits), packing)
     generator = Generator(build_from_conf(conf, "build_generator", shape))
     _freeze(gen_training.dis)
     _freeze(generator)
@@ -214,23 +265,30 @@ def build_networks(conf, sample_shape: tuple, settings, logits: int = 2) -> Netw
         noise_dim=int(conf.NOISE_DIM),
         sample_shape=shape,
         num_classes=int(getattr(conf, "NUM_CLASSES", 0)),
+        packing=packing,
+        ema_decay=settings.ema.decay,
+        ema_start=settings.ema.start,
     )
     nets.sync_all()
     return nets
 
 
 def discriminator_outputs(nets: Networks) -> Tuple[int, int]:
-    """How many outputs D gives per sample: (real/fake outputs, class logits; 0 for an
-    unconditional D). One forward of two zero samples, in inference mode (which moves no
-    statistics and draws no randomness), the networks' modes kept."""
+    """How many outputs D gives per sample (per pack): (real/fake outputs, class logits; 0 for
+    an unconditional D). One forward of two zero samples (packs), in inference mode (which moves
+    no statistics and draws no randomness), the networks' modes kept. A D that does not judge
+    packs (any error, or not one output a pack) raises."""
     dis, was_training = nets.dis_training, nets.dis_training.training
     dis.eval()
     try:
         with paddle.no_grad():
-            out = dis(paddle.zeros([2, *nets.sample_shape]))
+            out = dis(paddle.zeros([2 * nets.packing, *nets.sample_shape]))
     finally:
         dis.train() if was_training else dis.eval()
     adversarial, classes = out if isinstance(out, (tuple, list)) else (out, None)
+    if adversarial.shape[0] != 2:
+        raise ValueError(f"{2 * nets.packing} samples in {nets.packing}s gave "
+                         f"{adversarial.shape[0]} outputs, not one a pack")
     width = int(np.prod(adversarial.shape[1:]))
     return width, 0 if classes is None else int(np.prod(classes.shape[1:]))
 

@@ -107,13 +107,14 @@ def build_state(settings: Settings, output_dir: Path, ranks: Ranks = ALONE) -> T
     dataset = DATASETS.get(settings.data)(settings)
     conf = load_conf_module(settings.resolved_conf_path())
     check_labels(dataset, getattr(conf, "NUM_CLASSES", 0), settings.conf)
+    batch = global_batch(settings, ranks)
+    check_packing(settings, batch // ranks.world, getattr(conf, "NUM_CLASSES", 0))
     nets = build_networks(conf, dataset.sample_shape, settings, loss.logits)
     check_discriminator(nets, loss, settings.conf)
     nets.ranks = ranks
     seed = rank_seed(settings.seed, ranks)
     if seed is not None:  # each rank's dropout masks its own
         paddle.seed(seed)
-    batch = global_batch(settings, ranks)
     fixed_labels = None
     if nets.num_classes:
         noise, fixed_labels = class_grid(settings.seed, nets.num_classes, nets.noise_dim,
@@ -159,12 +160,35 @@ def global_batch(settings: Settings, ranks: Ranks) -> int:
     return settings.batch_size
 
 
+def check_packing(settings: Settings, batch: int, num_classes: int) -> None:
+    """A packed D needs whole packs in every batch (each process's), and one verdict for m
+    samples has no single class for an AC-GAN's class head to name."""
+    packing = settings.packing
+    if packing > 1 and num_classes:
+        raise ConfigError(f"packing {packing}: {settings.conf} is conditional (NUM_CLASSES), and "
+                          "its discriminator names one class per sample; packing is for "
+                          "unconditional confs")
+    if batch % packing:
+        where = "batch_size" if batch == settings.batch_size else "each process's batch"
+        raise ConfigError(f"packing {packing}: {where} {batch} is not a multiple of it; make "
+                          "the batch a multiple of the packing")
+
+
 def check_discriminator(nets, loss, conf_name: str) -> None:
     """D gives the outputs the loss needs, and class logits exactly when the conf is
     conditional (one for each of its NUM_CLASSES)."""
-    from .networks import discriminator_outputs
+    from .networks import discriminator_outputs, packed_shape
 
-    outputs, classes = discriminator_outputs(nets)
+    try:
+        outputs, classes = discriminator_outputs(nets)
+    except Exception as err:
+        if nets.packing == 1:
+            raise
+        shape = packed_shape(nets.sample_shape, nets.packing)
+        raise ConfigError(f"packing {nets.packing}: {conf_name}'s discriminator does not judge "
+                          f"packed samples of shape {list(shape)} ({type(err).__name__}: "
+                          f"{' '.join(str(err).split())[:200]}); its build_discriminator must "
+                          "size D's input from the sample_shape it is given") from None
     if outputs != loss.logits:
         raise ConfigError(f"loss {loss.name} needs a discriminator with {loss.logits} "
                           f"output(s) a sample; {conf_name}'s gives {outputs}")

@@ -155,7 +155,7 @@ class GanStep:
             if planned == GEN:  # G's update runs its own forwards
                 return None, _as_floats(objective.g_terms(
                     judged(nets.gen_training(*batch.gen_inputs), batch.fake_labels)))
-            fake = nets.generator(*batch.gen_inputs)
+            fake = nets.gen_training.gen(*batch.gen_inputs)  # the generator may be G's average
             terms = objective.terms(judged(nets.dis_training(batch.real), batch.real_labels),
                                     judged(nets.dis_training(fake), batch.fake_labels))
             terms.update(objective.g_terms(
@@ -198,8 +198,8 @@ class FastStep(GanStep):
 
     It relies on v1's batch-norm rule (batch statistics always, see `uses_batch_statistics`):
     then a forward gives the same numbers in inference and training mode, and after every sync
-    `generator` equals generator_training's G and generator_training's D equals
-    discriminator_training's. So the fake batch is generator_training's G output, `g` and the
+    generator_training's D equals discriminator_training's. So the fake batch (generator_training's
+    G output, in both steps: the `generator` may hold G's average) is judged once, `g` and the
     fake term come from the same outputs of D on it, and that forward (kept with its graph) is
     also D's forward on the fake batch in a D step, or the forward of a G step: its backward is
     taken straight away. D's forward on the real batch is kept too, for a loss that updates D

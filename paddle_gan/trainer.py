@@ -54,7 +54,7 @@ def run_iteration(state: TrainState, plugins: Sequence[Plugin],
     lap("decision")
     fire(plugins, "on_step_end", state)
     lap("plugins")
-    state.nets.sync_after(decision)
+    state.nets.sync_after(decision, state.global_step)
     lap("sync")
     fire(plugins, "on_sync", state)
     lap("plugins")

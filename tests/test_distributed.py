@@ -121,11 +121,13 @@ def test_another_process_count_is_refused_naming_what_was_saved(uninterrupted, t
     assert err.count("\n") == 1
 
 
-def test_two_processes_compute_what_one_does_with_the_whole_batch(tmp_path):
+@pytest.mark.parametrize("extra", [[], ["--set", "packing=2", "--set", "ema.decay=0.9"]],
+                         ids=["plain", "packed-and-averaged"])
+def test_two_processes_compute_what_one_does_with_the_whole_batch(tmp_path, extra):
     conf = tmp_path / "no_bn.py"
     conf.write_text(NO_BATCH_NORM_CONF)
     args = [*UNIFORM, "--set", f"conf={conf}", "--set", "scheduler.name=alternate",
-            "--set", "loss.name=non_saturating", "--set", "plugins=[checkpoint]"]
+            "--set", "loss.name=non_saturating", "--set", "plugins=[checkpoint]", *extra]
     assert main([*args, "--output_dir", str(tmp_path / "one")]) == 0
     two = launch(tmp_path, "two", *args, "--output_dir", str(tmp_path / "two"))
     assert two.returncode == 0, two.stdout[-2000:]

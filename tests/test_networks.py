@@ -7,7 +7,7 @@ import paddle.nn as nn
 import pytest
 
 from paddle_gan.config import REPO_ROOT as REPO
-from paddle_gan.config import LossSettings, Settings, load_conf_module
+from paddle_gan.config import EmaSettings, LossSettings, Settings, load_conf_module
 from paddle_gan.errors import SyncError
 from paddle_gan.losses import V1, Objective
 from paddle_gan.networks import build_networks, copy_pairs, shared_pairs
@@ -139,3 +139,102 @@ def test_conf_module_interface():
     assert list(gen(paddle.randn([4, 10])).shape) == [4, 2]
     # v1: biases start at 1.0
     assert np.all(gen.hidden.bias.numpy() == 1.0)
+
+
+# --- packing (PacGAN) and the generator's moving average ------------------------------------
+
+
+def recording_conf(seen):
+    """A conf whose D records every batch it is given (what it judges)."""
+    conf = running_statistics_conf()
+
+    class Recorder(nn.Layer):
+        def __init__(self, shape, logits):
+            super().__init__()
+            self.fc = nn.Linear(shape[0], logits)
+
+        def forward(self, x):
+            seen.append(x.numpy().copy())
+            return self.fc(x)
+
+    conf.build_discriminator = lambda shape, logits=2: Recorder(shape, logits)
+    return conf
+
+
+@pytest.mark.parametrize("packing", [1, 2, 4])
+def test_a_packed_discriminator_sees_m_samples_of_one_batch_per_judgement(packing):
+    seen = []
+    paddle.seed(0)
+    nets = build_networks(recording_conf(seen), (2,), Settings(packing=packing))
+    real = np.arange(16 * 2, dtype=np.float32).reshape(16, 2)
+    out = nets.dis_training(paddle.to_tensor(real))
+    assert list(out.shape) == [16 // packing, 2]  # one verdict a pack
+    judged = seen[-1]
+    assert judged.shape == (16 // packing, 2 * packing)
+    for pack, row in enumerate(judged):  # pack i: samples i*m .. i*m+m-1, side by side
+        assert np.array_equal(row, real[pack * packing:(pack + 1) * packing].reshape(-1))
+    noise = paddle.randn([16, 10])
+    nets.gen_training(noise)  # G's samples are packed the same way, fake with fake
+    fake = nets.gen_training.gen(noise).numpy()
+    assert np.array_equal(seen[-1], fake.reshape(16 // packing, 2 * packing))
+
+
+def test_images_are_packed_along_channels():
+    from paddle_gan.networks import pack
+
+    images = paddle.to_tensor(np.random.default_rng(0).random((6, 3, 4, 4), dtype=np.float32))
+    packed = pack(images, 3).numpy()
+    assert packed.shape == (2, 9, 4, 4)
+    assert np.array_equal(packed[1, 3:6], images.numpy()[4])  # pack 1's second image
+
+
+def trainable(layer):
+    """What an update moves (not the batch norms' statistics, which v1's rule keeps)."""
+    return [param for param in layer.parameters() if not param.stop_gradient]
+
+
+def set_values(layer, value):
+    with paddle.no_grad():
+        for param in trainable(layer):
+            param.set_value(paddle.full(param.shape, value, param.dtype))
+
+
+EMA_RTOL, EMA_ATOL = 2.4e-7, 1e-8  # two float32 units in the last place
+
+
+@pytest.mark.parametrize("start", [0, 2])
+def test_the_generator_holds_the_moving_average_of_g(start):
+    decay = 0.9
+    paddle.seed(0)
+    nets = build_networks(load_conf_module(REPO / "conf/gan_conf.py"), (2,),
+                          Settings(ema=EmaSettings(decay, start)))
+    rng = np.random.default_rng(0)
+    expected = values(nets.generator)  # synced at the start: a copy of G
+    for iteration in range(1, 6):
+        with paddle.no_grad():  # as if an update had moved every weight of G
+            for param in trainable(nets.gen_training.gen):
+                param.set_value(rng.standard_normal(param.shape).astype(np.float32))
+        nets.sync_after(GEN, iteration)
+        trained = values(nets.gen_training)
+        for name in expected:
+            if iteration <= start:  # before `start`: v1's copy
+                expected[name] = trained[name]
+            else:  # ema + (1 - decay) * (G - ema), in float32
+                weight = np.float32(1 - decay)
+                expected[name] = expected[name] + weight * (trained[name] - expected[name])
+        got = values(nets.generator)
+        for name, value in expected.items():  # to float32 rounding (a kernel may fuse the FMA)
+            np.testing.assert_allclose(got[name], value, rtol=EMA_RTOL, atol=EMA_ATOL,
+                                       err_msg=name)
+    before = values(nets.generator)
+    nets.sync_after(DIS, 6)  # a D step leaves the average alone
+    for name, value in values(nets.generator).items():
+        assert np.array_equal(value, before[name]), name
+
+
+def test_without_ema_the_generator_is_g_bit_for_bit(nets):
+    set_values(nets.gen_training.gen, 0.25)
+    nets.sync_after(GEN, 10)
+    trained = values(nets.gen_training)
+    for name, value in values(nets.generator).items():
+        assert np.array_equal(trained[name], value), name

@@ -175,6 +175,29 @@ def test_resume_refuses_another_data_size_and_warns_on_batch_size(tmp_path, caps
     assert "changed settings: batch_size 32 -> 16" in capsys.readouterr().out
 
 
+def test_packing_and_the_average_resume_bitwise_and_another_packing_is_refused(tmp_path,
+                                                                               capsys):
+    packed = ["--set", "packing=4", "--set", "ema.decay=0.95", "--set", "ema.start=5"]
+    EVENTS.clear()
+    assert cli(tmp_path / "one_go", *packed) == 0
+    reference = list(EVENTS)
+    EVENTS.clear()
+    out = tmp_path / "stopped"
+    assert cli(out, *packed, "--set", "plugin_options.resume_probe.kill_at=13") == 143
+    assert cli(out, *packed, "--resume", "auto") == 0
+    assert EVENTS == reference
+    assert_same_train_state(newest(tmp_path / "one_go"), newest(out))
+    arrays, _ = load_checkpoint(newest(out))  # what generate, evaluate and export load:
+    average, trained = arrays["net/generator/gen.out.weight"], \
+        arrays["net/gen_training/gen.out.weight"]
+    assert not np.allclose(average, trained, rtol=1e-3)  # the average, not a copy of G
+    capsys.readouterr()
+    assert cli(out, "--set", "packing=2", "--set", "ema.decay=0.95", "--resume", "auto",
+               passes=3) == 2
+    err = capsys.readouterr().err
+    assert "packing=4" in err and "packing=2" in err and err.count("\n") == 1
+
+
 def test_yaml_with_a_python_tag_is_refused_and_runs_nothing(tmp_path, capsys):
     marker = tmp_path / "marker"
     config = tmp_path / "evil.yaml"

@@ -33,10 +33,10 @@ FORMAT = "paddle_gan.train_state/2"  # 2: the noise stream saves its chunk start
 READABLE_FORMATS = ("paddle_gan.train_state/1", FORMAT)
 NETWORKS = ("gen_training", "dis_training", "generator")
 OPTIMIZERS = ("opt_g", "opt_d")
-# Resuming with another data source, data size or conf cannot continue the same run; any other
-# setting may change (more passes, a new output dir), and a change that alters the results is
-# reported. Settings that only say where and how long to run are not.
-REFUSED = ("data", "conf", "data_size")
+# Resuming with another data source, data size, conf or packing cannot continue the same run;
+# any other setting may change (more passes, a new output dir), and a change that alters the
+# results is reported. Settings that only say where and how long to run are not.
+REFUSED = ("data", "conf", "data_size", "packing")  # packing: D's input layer has another size
 # A 2-D source's own section (`ring.sigma`, ...) is refused like data_size when it is the run's
 # data, and is ignored for a run on any other data (checkpoints older than the sections have
 # none).

@@ -89,7 +89,8 @@ class HistoryPlugin(Plugin):
             return
         start = time.perf_counter()
         train = {name: total / self._counts[name] for name, total in self._sums.items()}
-        n_real = min(self.options.n_real, len(self._test))
+        packing = state.nets.packing  # a packed D judges whole packs only
+        n_real = max(packing, min(self.options.n_real, len(self._test)) // packing * packing)
         record = {"pass": state.pass_id, "global_step": state.global_step,
                   "aux_weight": state.settings.loss.aux_weight, "train": train,
                   "test": self._test_losses(state, n_real),
@@ -107,6 +108,7 @@ class HistoryPlugin(Plugin):
         from ..losses import judged
 
         nets, objective, test = state.nets, state.step.objective, self._test
+        chunk = CHUNK // nets.packing * nets.packing
         rng = np.random.default_rng(self.options.seed)
         noise = draw(rng, (3 * n_real, nets.noise_dim), state.settings.noise)  # D's, then G's
         labels = (rng.integers(0, nets.num_classes, 3 * n_real, dtype=np.int64)
@@ -130,15 +132,15 @@ class HistoryPlugin(Plugin):
         dis.eval()
         try:
             with paddle.no_grad():
-                for start in range(0, n_real, CHUNK):
-                    end = min(start + CHUNK, n_real)
+                for start in range(0, n_real, chunk):
+                    end = min(start + chunk, n_real)
                     real = judged(dis(tensor(test.samples, start, end)),
                                   tensor(test.labels if nets.num_classes else None, start, end))
                     terms = objective.terms(real, judge_fakes(start, end))
                     add({k: v for k, v in terms.items() if k not in ("g", "g_aux")},
                         (end - start) / n_real)
-                for start in range(n_real, 3 * n_real, CHUNK):
-                    end = min(start + CHUNK, 3 * n_real)
+                for start in range(n_real, 3 * n_real, chunk):
+                    end = min(start + chunk, 3 * n_real)
                     add(objective.g_terms(judge_fakes(start, end)), (end - start) / (2 * n_real))
         finally:
             dis.train() if was_training else dis.eval()

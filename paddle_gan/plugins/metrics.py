@@ -13,6 +13,8 @@ the same numbers.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ from ..metrics.evaluator import (
     build_evaluator,
     check_sample_count,
     dumps,
+    headline,
     one_line,
 )
 from ..state import TrainState
@@ -48,6 +51,8 @@ class MetricsPlugin(Plugin):
         seed: int = field(default=0, metadata={"min": 0, "max": MAX_SEED})
         classifier: str = ""  # MNIST extractor (.npz with sidecar); "": the pinned one
         reference_cache: str = ""  # "": metrics_cache next to the output dir
+        # with `ema`: also measure G as trained (generator_training's), not only its average
+        training_generator: bool = False
 
     def __init__(self, options: Options):
         self.options = options
@@ -83,10 +88,34 @@ class MetricsPlugin(Plugin):
         saved = state.last_checkpoint
         checkpoint = str(saved.path) if saved and saved.global_step == state.global_step else None
         start = time.perf_counter()
-        result = self._evaluator.evaluate(
-            state.nets.generator, state.nets.noise_dim, self._n, self.options.seed,
-            checkpoint=checkpoint, pass_id=state.pass_id, global_step=state.global_step)
+        measure = functools.partial(
+            self._evaluator.evaluate, noise_dim=state.nets.noise_dim, n_samples=self._n,
+            seed=self.options.seed, checkpoint=checkpoint, pass_id=state.pass_id,
+            global_step=state.global_step)
+        result = measure(state.nets.generator)
+        also = ""
+        if self.options.training_generator and state.nets.ema_decay:
+            with as_trained(state.nets) as generator:  # the same noise, G before averaging
+                live = measure(generator)
+            result["training_generator"] = {
+                **dict(headline(live)), **{k: live[k] for k in ("mode_counts",) if k in live}}
+            also = f" | G as trained: {one_line(result['training_generator'])}"
         storage.append_text(state.output_dir / "metrics.jsonl", dumps(result) + "\n", "metrics")
         state.metrics = result
         log.info(f"pass {state.pass_id} metrics: {one_line(result)} ({self._n} samples, "
-                 f"{time.perf_counter() - start:.1f} s)")
+                 f"{time.perf_counter() - start:.1f} s){also}")
+
+
+@contextlib.contextmanager
+def as_trained(nets):
+    """generator_training's G as an inference generator, in inference mode while measured."""
+    from ..networks import Generator
+
+    gen = nets.gen_training.gen
+    training = gen.training
+    gen.eval()
+    try:
+        yield Generator(gen)
+    finally:
+        if training:
+            gen.train()

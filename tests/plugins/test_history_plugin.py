@@ -10,6 +10,7 @@ import pytest
 import paddle_gan.plugins.history as history
 from paddle_gan.checkpoint.files import load_checkpoint
 from paddle_gan.cli import main
+from paddle_gan.config import REPO_ROOT
 from paddle_gan.plugins.history import HistoryPlugin
 from paddle_gan.run import build_state
 from tests.helpers import (
@@ -127,3 +128,14 @@ def test_data_without_a_test_split_trains_on_with_one_line(tmp_path, capsys):
     conf = conditional_conf(tmp_path / "c.py")
     assert run(conf, train_only, tmp_path / "m", "history", passes=1) == 0
     assert "history plugin disabled: no test split" in capsys.readouterr().out
+
+
+def test_a_packed_discriminator_is_tested_on_whole_packs(tmp_path, data, capsys):
+    """24 test images, D judging them 5 at a time: the 20 that fill packs."""
+    conf = REPO_ROOT / "conf" / "mlp_gan.py"
+    assert run(conf, data, tmp_path / "run", "history", "--set", "packing=5",
+               "--batch_size", "10", passes=1) == 0
+    (record,) = lines(tmp_path / "run" / "history.jsonl")
+    assert record["test_samples"] == {"real": 20, "generated": 20, "noise": 40}
+    assert all(np.isfinite(value) for value in record["test"].values())
+    assert "pass 0 history (20 real test samples" in capsys.readouterr().out

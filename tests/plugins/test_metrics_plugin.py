@@ -61,6 +61,26 @@ def test_a_json_line_and_a_console_line_per_pass(tmp_path, capsys):
     assert "sliced_w1" in (out / "train.log").read_text()
 
 
+def test_with_ema_it_can_measure_g_as_trained_beside_its_average(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(uniform_args(out, "metrics", "--set", "ema.decay=0.9",
+                                 "--set", "plugin_options.metrics.n_samples=500",
+                                 "--set", "plugin_options.metrics.training_generator=true",
+                                 passes=1)) == 0
+    (record,) = strict_lines(out / "metrics.jsonl")
+    trained = record.pop("training_generator")
+    assert set(record) == TWO_D_KEYS and set(trained) == {"inside", "coverage", "sliced_w1", "ks"}
+    assert trained["sliced_w1"] != record["sliced_w1"]  # two generators, the same noise
+    line = next(line for line in capsys.readouterr().out.splitlines() if "metrics:" in line)
+    assert f"| G as trained: inside {trained['inside']:.4g} " in line
+    without = tmp_path / "without"  # no average, nothing else to measure
+    assert cli.main(uniform_args(without, "metrics",
+                                 "--set", "plugin_options.metrics.n_samples=500",
+                                 "--set", "plugin_options.metrics.training_generator=true",
+                                 passes=1)) == 0
+    assert "training_generator" not in strict_lines(without / "metrics.jsonl")[0]
+
+
 def test_options_frequency_sample_count_and_off(tmp_path):
     out = tmp_path / "every2"
     assert cli.main(uniform_args(out, "metrics", "--set", "plugin_options.metrics.every_n_passes=2",
