@@ -45,6 +45,10 @@ class OptimizerSettings:
     epsilon: float = field(default=1e-8, metadata={"min": 1e-16, "max": 1.0})
     rho: float = field(default=0.9, metadata={"min": 0.0, "max": 0.999999})
     momentum: float = field(default=0.0, metadata={"min": 0.0, "max": 0.999999})
+    # the learning rate over the run: constant ("none"), or from `decay_start` (a share of the
+    # run's iterations) down to 0 at its last iteration, in a line or a half cosine
+    decay: str = field(default="none", metadata={"choices": ("none", "linear", "cosine")})
+    decay_start: float = field(default=0.0, metadata={"min": 0.0, "max": 0.999})
 
 
 @dataclass

@@ -170,6 +170,8 @@ class Networks:
     packing: int = 1  # samples D judges at once
     ema_decay: float = 0.0  # the generator's average of G (0: a copy)
     ema_start: int = 0  # the iteration from which the generator averages
+    # each optimiser's settings, when its learning rate decays over the run
+    decaying: Tuple[Tuple[paddle.optimizer.Optimizer, object], ...] = ()
 
     def __post_init__(self):
         # The pairs are fixed once built (optimisers update tensors in place), so sync after
@@ -193,6 +195,13 @@ class Networks:
         self.ranks.average_gradients(net.parameters())
         optimizer.step()
         optimizer.clear_grad()
+
+    def schedule(self, progress: float) -> None:
+        """Set the learning rates for `progress`, the share of the run done (optimizers.py)."""
+        from .optimizers import learning_rate
+
+        for optimizer, settings in self.decaying:
+            optimizer.set_lr(learning_rate(settings, progress))
 
     def sync_after(self, trained: str, iteration: int = 0) -> None:
         """v1's rule: after a D step D -> generator_training; after a G step G -> the others,
@@ -256,18 +265,22 @@ def build_networks(conf, sample_shape: tuple, settings, logits: int = 2) -> Netw
         own = settings.optimizer_of(network)
         return OPTIMIZERS.get(own.name)(own, params)
 
+    opt_g, opt_d = optimizer(GEN, gen_training.gen.parameters()), optimizer(
+        DIS, dis_training.parameters())
     nets = Networks(
         gen_training=gen_training,
         dis_training=dis_training,
         generator=generator,
-        opt_g=optimizer(GEN, gen_training.gen.parameters()),
-        opt_d=optimizer(DIS, dis_training.parameters()),
+        opt_g=opt_g,
+        opt_d=opt_d,
         noise_dim=int(conf.NOISE_DIM),
         sample_shape=shape,
         num_classes=int(getattr(conf, "NUM_CLASSES", 0)),
         packing=packing,
         ema_decay=settings.ema.decay,
         ema_start=settings.ema.start,
+        decaying=tuple((opt, settings.optimizer_of(network)) for network, opt in (
+            (GEN, opt_g), (DIS, opt_d)) if settings.optimizer_of(network).decay != "none"),
     )
     nets.sync_all()
     return nets

@@ -2,8 +2,11 @@
 paddle_gan.registry.OPTIMIZERS): Adam, RMSProp (WGAN's classic) and SGD, each built from its
 `OptimizerSettings` for one network's parameters. Paddle's defaults are not the ones people
 quote (RMSProp's rho is 0.95 in Paddle, 0.9 in TensorFlow and Keras), so every value comes from
-the settings."""
+the settings. `learning_rate` is the rate a network's settings give at a point of the run.
+"""
 from __future__ import annotations
+
+import math
 
 import paddle
 
@@ -25,3 +28,13 @@ def sgd(settings, parameters):
         return paddle.optimizer.Momentum(learning_rate=settings.learning_rate,
                                          momentum=settings.momentum, parameters=parameters)
     return paddle.optimizer.SGD(learning_rate=settings.learning_rate, parameters=parameters)
+
+
+def learning_rate(settings, progress: float) -> float:
+    """The rate at `progress` (the share of the run's iterations done, 0 to 1): the setting's
+    until `decay_start`, then down to 0 at the end along `decay` (linear or a half cosine)."""
+    if settings.decay == "none" or progress <= settings.decay_start:
+        return settings.learning_rate
+    t = min(1.0, (progress - settings.decay_start) / (1.0 - settings.decay_start))
+    factor = 1.0 - t if settings.decay == "linear" else 0.5 * (1.0 + math.cos(math.pi * t))
+    return settings.learning_rate * factor

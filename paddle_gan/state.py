@@ -97,6 +97,11 @@ class TrainState:
     metrics: Optional[dict] = None
     history: Optional[dict] = None  # the `history` plugin's newest record
 
+    @property
+    def total_iterations(self) -> int:
+        """The iterations of the whole run, as set now (a resume may add passes)."""
+        return self.settings.num_passes * self.iters_per_pass
+
     def record(self, result: StepResult) -> None:
         """The counters after a step: the trainer's bookkeeping."""
         self.result = result

@@ -45,6 +45,7 @@ def run_iteration(state: TrainState, plugins: Sequence[Plugin],
     # data-parallel: every rank decides on the same averaged losses, and stops at the same step
     losses, state.stop_agreed = ranks.average(losses, state.stop_reason is not None)
     decision = planned or state.scheduler.choose(losses["d"], losses["g"])
+    state.nets.schedule(state.global_step / state.total_iterations)  # learning rates, if decaying
     lap("decision")
     done = state.step.train(decision)  # what only the update computes (a penalty)
     losses.update(ranks.average(done, False)[0] if done else done)

@@ -7,8 +7,9 @@ import pytest
 
 from paddle_gan.checkpoint.files import list_checkpoints, load_checkpoint
 from paddle_gan.cli import main
-from paddle_gan.config import resolve_settings
+from paddle_gan.config import OptimizerSettings, resolve_settings
 from paddle_gan.networks import copy_pairs, shared_pairs
+from paddle_gan.optimizers import learning_rate
 from tests.helpers import step_once, tensors, tiny_state
 
 
@@ -111,3 +112,49 @@ def test_spectral_norm_state_syncs_checkpoints_and_resumes_exactly(tmp_path):
     assert not np.array_equal(a["net/dis_training/dis.0.weight_u"],
                               tensors(tiny_state(tmp_path / "fresh", sets=sets))[
                                   "dis_training/dis.0.weight_u"])
+
+
+def test_a_decaying_learning_rate_starts_late_and_ends_at_zero():
+    linear = OptimizerSettings(learning_rate=0.01, decay="linear", decay_start=0.5)
+    assert [learning_rate(linear, p) for p in (0.0, 0.5, 0.75, 1.0)] == pytest.approx(
+        [0.01, 0.01, 0.005, 0.0])
+    cosine = OptimizerSettings(learning_rate=0.01, decay="cosine")
+    assert [learning_rate(cosine, p) for p in (0.0, 0.5, 1.0)] == pytest.approx(
+        [0.01, 0.005, 0.0])
+    assert learning_rate(OptimizerSettings(learning_rate=0.01), 0.9) == 0.01
+
+
+def test_each_update_uses_its_networks_rate_at_that_point_of_the_run(tmp_path):
+    state = tiny_state(tmp_path, passes=2, iters=5, sets=[
+        "optimizer.decay=linear", "optimizer.decay_start=0.2", "optimizer_g.decay=cosine"])
+    used = []
+    for network, optimizer in (("dis", state.nets.opt_d), ("gen", state.nets.opt_g)):
+        step = optimizer.step
+        optimizer.step = lambda step=step, network=network, optimizer=optimizer: (
+            used.append((network, state.global_step, optimizer.get_lr())), step())[1]
+    for _ in range(10):
+        step_once(state)
+    assert {network for network, _, _ in used} == {"dis", "gen"}
+    for network, step, rate in used:  # the iteration's share of the run before it
+        expected = learning_rate(state.settings.optimizer_of(network), step / 10)
+        assert rate == pytest.approx(expected, rel=1e-6), (network, step)
+    assert used[-1][2] < state.settings.optimizer.learning_rate / 4  # on its way to 0
+
+
+def test_a_decaying_run_resumes_bit_for_bit_and_a_longer_one_is_a_change(tmp_path, capsys):
+    def cli(out, *extra):
+        return main(["-d", "uniform", "--num_passes", "2", "--iters_per_pass", "6",
+                     "--batch_size", "16", "--set", "data_size=512", "--output_dir", str(out),
+                     "--set", "optimizer.decay=cosine",
+                     "--set", "plugins=[checkpoint, resume_probe]", *extra])
+
+    assert cli(tmp_path / "one_go") == 0
+    assert cli(tmp_path / "stopped", "--set", "plugin_options.resume_probe.kill_at=8") == 143
+    assert cli(tmp_path / "stopped", "--resume", "auto") == 0
+    (a, _), (b, _) = (load_checkpoint(list_checkpoints(tmp_path / run / "checkpoints")[-1])
+                      for run in ("one_go", "stopped"))
+    for key in a:
+        assert np.array_equal(a[key], b[key]), key
+    capsys.readouterr()
+    assert cli(tmp_path / "one_go", "--num_passes", "3", "--resume", "auto") == 0
+    assert "changed settings: num_passes 2 -> 3" in capsys.readouterr().out  # spreads the decay

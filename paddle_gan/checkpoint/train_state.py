@@ -259,7 +259,11 @@ def check_settings(saved: dict, current: dict, where) -> List[str]:
             raise CheckpointError(f"{where} was saved with {key}={old.get(key)!r}, this run has "
                                   f"{key}={new.get(key)!r}; resume with the same {key} or start "
                                   f"a new output dir")
-    loud = [k for k in changed if k.split(".")[0] not in QUIET]
+    # a decaying learning rate is spread over the run: its length then shapes the results too
+    decays = any(new.get(f"{opt}.decay", "none") not in ("none", None)
+                 for opt in ("optimizer", "optimizer_d", "optimizer_g"))
+    quiet = [k for k in QUIET if not (decays and k == "num_passes")]
+    loud = [k for k in changed if k.split(".")[0] not in quiet]
     if loud:
         what = ", ".join(f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in loud)
         log.warning(f"resuming with changed settings: {what} (the run will not continue exactly "
