@@ -23,8 +23,15 @@ from .errors import ConfigError, did_you_mean, shorten
 from .registry import DATASETS, EXECUTIONS, LOSSES, OPTIMIZERS, PLUGINS, SCHEDULERS
 from .storage import is_remote, local_folder, local_path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-CONF_DIR = REPO_ROOT / "conf"
+_PACKAGE = Path(__file__).resolve().parent
+# The files that ship with paddle_gan (conf modules, run configs, sweeps, data scripts): the top
+# level conf/ and data/ of a source checkout, or the copy a wheel carries (setup.py puts them in
+# paddle_gan/builtin). A checkout is told by its pyproject.toml beside the package.
+IN_CHECKOUT = (_PACKAGE.parent / "pyproject.toml").is_file()
+RESOURCES = _PACKAGE.parent if IN_CHECKOUT else _PACKAGE / "builtin"
+CONF_DIR = RESOURCES / "conf"
+# Where data lands by default: the checkout's data/ (beside its scripts), else ./data.
+DATA_HOME = RESOURCES / "data" if IN_CHECKOUT else Path("data")
 MAX_SEED = 2**32 - 1  # what NumPy's global seed and Paddle's generator take
 # Passes, iterations and other counts: 10^9 of each keeps every product (the step) in int64.
 MAX_COUNT = 10**9
@@ -105,7 +112,9 @@ class GridSettings:
 @dataclass
 class Settings:
     data: str = field(default="uniform", metadata={"registry": DATASETS})
-    conf: str = "conf/gan_conf.py"  # the conf module; relative paths are from the repo root
+    # the conf module; a relative path is from the current folder, else one that ships with
+    # paddle_gan (conf/...)
+    conf: str = "conf/gan_conf.py"
     data_dir: str = ""  # default: data/<data>_data; a URL (s3://, hdfs://...) is cached locally
     # the 2-D sources (uniform, ring, grid): how many points are drawn
     data_size: int = field(default=1_000_000, metadata={"min": 1, "max": 10**12})
@@ -163,7 +172,7 @@ class Settings:
         """Where the data is read: the data dir, or for a URL its local cache."""
         if is_remote(self.data_dir):
             return local_folder(self.data_dir, self.resolved_remote_cache(), "data")
-        return local_path(self.data_dir or REPO_ROOT / "data" / f"{self.data}_data")
+        return local_path(self.data_dir or DATA_HOME / f"{self.data}_data")
 
     def resolved_remote_cache(self) -> Path:
         return local_path(self.remote_cache or DEFAULT_REMOTE_CACHE)
@@ -174,8 +183,7 @@ class Settings:
         return own or self.optimizer
 
     def resolved_conf_path(self) -> Path:
-        path = Path(self.conf)
-        return path if path.is_absolute() or path.exists() else REPO_ROOT / path
+        return builtin_fallback(Path(self.conf))
 
 
 def _short(value: Any) -> str:
@@ -377,6 +385,21 @@ def _import_conf(path: Path, mtime_ns: int):
     return module
 
 
+def builtin_fallback(path: Path) -> Path:
+    """`path` as given when it exists (from the current folder), else the file of that name
+    that ships with paddle_gan (`conf/mnist.yaml`, say), else as given (for its error)."""
+    path = Path(path)
+    if path.is_absolute() or path.exists():
+        return path
+    shipped = RESOURCES / path
+    return shipped if shipped.exists() else path
+
+
+def resource_path(*parts: str) -> Path:
+    """A file that ships with paddle_gan: `resource_path("data", "get_mnist_data.sh")`."""
+    return RESOURCES.joinpath(*parts)
+
+
 def default_config_path(data: str) -> Optional[Path]:
     """conf/<data>.yaml, or None for a data source without one (a user's, say)."""
     path = CONF_DIR / f"{data}.yaml"
@@ -395,7 +418,7 @@ def resolve_settings(
                               "or --config")
         DATASETS.check(data, "-d")
         yaml_path = default_config_path(data)
-    merged = read_yaml(yaml_path) if yaml_path is not None else {}
+    merged = read_yaml(builtin_fallback(yaml_path)) if yaml_path is not None else {}
     if yaml_path is not None and not merged and notes is not None:
         notes.append(f"note: {yaml_path} holds no settings: everything not given by a flag "
                      "comes from the conf module's defaults")
@@ -426,16 +449,25 @@ def _masked(options):
     return MASK
 
 
+def dotted(settings: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    """{"optimizer": {"beta1": 0.9}} -> {"optimizer.beta1": 0.9}; other values as they are
+    (an empty mapping too)."""
+    flat: Dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, dict) and value:
+            flat.update(dotted(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def flatten_settings(settings: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
     """Nested settings -> {"optimizer.beta1": 0.5, ...}: what a resume compares and VisualDL's
     hyper-parameter table shows. Lists are joined by commas, booleans become 0/1 (VisualDL takes
-    int, float or str), None is dropped."""
+    int, float or str), None and empty mappings are dropped."""
     flat = {}
-    for key, value in settings.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten_settings(value, name + "."))
-        elif isinstance(value, (list, tuple)):
+    for name, value in dotted(settings, prefix).items():
+        if isinstance(value, (list, tuple)):
             flat[name] = ",".join(str(v) for v in value)
         elif isinstance(value, bool):
             flat[name] = int(value)

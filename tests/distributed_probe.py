@@ -19,7 +19,7 @@ from paddle_gan import runtime  # noqa: E402
 
 runtime.configure_cpu_environment()
 
-from paddle_gan.cli import main  # noqa: E402
+from paddle_gan.cli.train import main  # noqa: E402
 from paddle_gan.plugins.base import Plugin  # noqa: E402
 from paddle_gan.registry import PLUGINS  # noqa: E402
 

@@ -15,6 +15,8 @@ from paddle_gan.registry import PLUGINS
 from paddle_gan.run import build_state
 from paddle_gan.trainer import run_iteration
 
+REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout the tests run in
+
 
 def tiny_state(tmp_path: Path, passes=1, iters=12, batch=16, data_size=512, sets=(),
                data="uniform", plugins=()):
@@ -43,10 +45,8 @@ def tensors(state) -> dict:
 
 
 def load_tool(name: str):
-    """tools/<name>.py as a module (the tools are scripts, not a package)."""
+    """tools/<name>.py as a module: the benchmark's baselines are programs of their own."""
     import importlib.util
-
-    from paddle_gan.config import REPO_ROOT
 
     path = REPO_ROOT / "tools" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"tool_{name}", path)

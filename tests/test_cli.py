@@ -6,9 +6,10 @@ import numpy as np
 import paddle
 import yaml
 
-from paddle_gan.cli import main
-from paddle_gan.config import REPO_ROOT, resolve_settings
+from paddle_gan.cli.train import main
+from paddle_gan.config import resolve_settings
 from paddle_gan.run import run
+from tests.helpers import REPO_ROOT
 
 
 def run_tool(*args):

@@ -9,7 +9,8 @@ import pytest
 
 from paddle_gan.checkpoint.files import load_checkpoint
 from paddle_gan.checkpoint.reader import open_checkpoint
-from paddle_gan.cli import main
+from paddle_gan.cli.generate import main as generate_main
+from paddle_gan.cli.train import main
 from paddle_gan.export import export_generator
 from paddle_gan.networks import generate
 from paddle_gan.noise import sample_noise
@@ -19,7 +20,6 @@ from tests.helpers import (
     assert_same_train_state,
     conditional_conf,
     conditional_settings,
-    load_tool,
     newest,
     step_once,
     tensors,
@@ -146,7 +146,7 @@ def trained(tmp_path, mnist):
 
 
 def test_generate_takes_labels_and_a_class(trained, tmp_path, capsys):
-    generate_tool = load_tool("generate")
+    from paddle_gan.cli import generate as generate_tool
     assert generate_tool.main([str(trained), "--labels", "3,3,7", "--seed", "5",
                                "--out", str(tmp_path / "l")]) == 0
     loaded = open_checkpoint(trained)
@@ -168,7 +168,7 @@ def test_generate_takes_labels_and_a_class(trained, tmp_path, capsys):
     (["--pass", "0", "--class", "3"], "error: the fixed noise has its own classes"),
 ])
 def test_classes_the_generator_lacks_are_exit_2(trained, capsys, args, message):
-    assert load_tool("generate").main([str(trained), *args]) == 2
+    assert generate_main([str(trained), *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1
 
@@ -177,7 +177,7 @@ def test_an_unconditional_generator_takes_no_class(tmp_path, capsys):
     assert main(["-d", "uniform", "--num_passes", "1", "--iters_per_pass", "2", "--set",
                  "data_size=256", "--batch_size", "16", "--set", "plugins=[checkpoint]",
                  "--output_dir", str(tmp_path / "u")]) == 0
-    assert load_tool("generate").main([str(tmp_path / "u"), "--class", "1"]) == 2
+    assert generate_main([str(tmp_path / "u"), "--class", "1"]) == 2
     assert "is not conditional" in capsys.readouterr().err
 
 

@@ -178,7 +178,7 @@ def test_every_number_setting_and_plugin_option_has_a_range():
                                     "checkpoint.keep_last=0", "checkpoint.every_n_iters=-1",
                                     "visualdl.every_n_iters=0", "metrics.n_samples=1"])
 def test_a_plugin_option_out_of_range_is_exit_2(option, tmp_path, capsys):
-    from paddle_gan.cli import main
+    from paddle_gan.cli.train import main
 
     code = main(["-d", "uniform", "--output_dir", str(tmp_path),
                  "--set", f"plugin_options.{option}"])

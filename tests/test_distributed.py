@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from paddle_gan.checkpoint.files import list_checkpoints, load_checkpoint
-from paddle_gan.cli import main
+from paddle_gan.cli.train import main
 
 PROBE = Path(__file__).resolve().parent / "distributed_probe.py"
 UNIFORM = ["-d", "uniform", "--num_passes", "2", "--iters_per_pass", "10", "--batch_size", "32",

@@ -18,15 +18,15 @@ import yaml
 
 from paddle_gan.checkpoint.files import load_checkpoint, save_checkpoint
 from paddle_gan.checkpoint.train_state import collect, restore
-from paddle_gan.cli import main
-from paddle_gan.config import REPO_ROOT, Settings, read_yaml, settings_from_dict
+from paddle_gan.cli.train import main
+from paddle_gan.config import Settings, read_yaml, settings_from_dict
 from paddle_gan.datasets.cifar import load_cifar
 from paddle_gan.datasets.mnist import load_mnist
 from paddle_gan.errors import UsageError
 from paddle_gan.metrics.classifier import LeNet, load_classifier, save_classifier
 from paddle_gan.registry import PLUGINS
 from paddle_gan.trainer import train
-from tests.helpers import tiny_state
+from tests.helpers import REPO_ROOT, tiny_state
 
 MUTATIONS = 40  # damaged copies of each file
 

@@ -8,7 +8,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from paddle_gan.cli import main
+from paddle_gan.cli.train import main
 from paddle_gan.render import GRID_SCALE, TITLE_PIXELS
 
 REPO = Path(__file__).resolve().parents[1]

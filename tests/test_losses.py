@@ -6,7 +6,7 @@ import numpy as np
 import paddle
 import pytest
 
-from paddle_gan.cli import main
+from paddle_gan.cli.train import main
 from paddle_gan.config import LossSettings
 from paddle_gan.errors import ConfigError
 from paddle_gan.losses import (

@@ -6,7 +6,6 @@ import paddle
 import paddle.nn as nn
 import pytest
 
-from paddle_gan.config import REPO_ROOT as REPO
 from paddle_gan.config import EmaSettings, LossSettings, Settings, load_conf_module
 from paddle_gan.errors import SyncError
 from paddle_gan.losses import V1, Objective
@@ -14,6 +13,7 @@ from paddle_gan.networks import build_networks, copy_pairs, shared_pairs
 from paddle_gan.noise import RandomStream
 from paddle_gan.roles import DIS, GEN
 from paddle_gan.step import GanStep
+from tests.helpers import REPO_ROOT as REPO
 
 
 def sync_by_name(src, dst):

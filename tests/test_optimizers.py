@@ -6,7 +6,7 @@ import paddle
 import pytest
 
 from paddle_gan.checkpoint.files import list_checkpoints, load_checkpoint
-from paddle_gan.cli import main
+from paddle_gan.cli.train import main
 from paddle_gan.config import OptimizerSettings, resolve_settings
 from paddle_gan.networks import copy_pairs, shared_pairs
 from paddle_gan.optimizers import learning_rate

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from paddle_gan import cli
+from paddle_gan.cli import train as cli
 from paddle_gan.errors import ConfigError
 from paddle_gan.registry import DATASETS, EXECUTIONS, PLUGINS, SCHEDULERS, Registry
 

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from paddle_gan.checkpoint.files import list_checkpoints, load_checkpoint
-from paddle_gan.cli import main
-from paddle_gan.config import REPO_ROOT
+from paddle_gan.cli.train import main
 from paddle_gan.plugins.base import Plugin
 from paddle_gan.registry import PLUGINS
+from tests.helpers import REPO_ROOT
 
 TRAINER = str(REPO_ROOT / "tools" / "gan_trainer.py")
 

@@ -21,7 +21,7 @@ import pytest
 
 from paddle_gan import remote
 from paddle_gan.checkpoint.files import list_checkpoints, load_checkpoint
-from paddle_gan.cli import main
+from paddle_gan.cli.train import main
 from paddle_gan.plugins.base import Plugin
 from paddle_gan.registry import PLUGINS
 from tests.stores import BUCKET, KEY, SECRET, FakeWebHDFS, Seaweed, weed_binary
@@ -299,14 +299,13 @@ def test_a_store_refused_or_unreachable_at_the_start_is_one_line(s3, tmp_path, c
 
 @needs_s3
 def test_the_tools_and_resume_read_checkpoints_from_the_store(s3, tmp_path, capsys, monkeypatch):
-    from tests.helpers import load_tool
+
+    from paddle_gan.cli import evaluate, generate
 
     assert cli(s3, tmp_path / "cache", plugins="[checkpoint]") == 0
     monkeypatch.chdir(tmp_path)  # the tools' cache: output/remote under the working folder
-    generate = load_tool("generate")
     assert generate.main([s3, "--num", "16", "--out", str(tmp_path / "g")]) == 0
     assert (tmp_path / "g.png").is_file() and np.load(tmp_path / "g.npy").shape == (16, 2)
-    evaluate = load_tool("evaluate")
     assert evaluate.main([f"{s3}/checkpoints", "--num", "200", "--json",
                           str(tmp_path / "m.json")]) == 0
     assert json.loads((tmp_path / "m.json").read_text())["global_step"] == 2 * ITERS

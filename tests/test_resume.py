@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from paddle_gan.checkpoint.files import list_checkpoints, load_checkpoint, save_checkpoint
-from paddle_gan.cli import main
+from paddle_gan.cli.train import main
 from tests.helpers import EVENTS, assert_same_train_state, newest
 
 ITERS = 10

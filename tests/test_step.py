@@ -16,12 +16,12 @@ import paddle
 import pytest
 
 import paddle_gan.step
-from paddle_gan.config import REPO_ROOT, resolve_settings
+from paddle_gan.config import resolve_settings
 from paddle_gan.errors import Diverged
 from paddle_gan.roles import DIS, GEN
 from paddle_gan.run import build_state
 from paddle_gan.step import FastStep, GanStep, check_finite
-from tests.helpers import step_once, tensors, tiny_state
+from tests.helpers import REPO_ROOT, step_once, tensors, tiny_state
 
 RTOL, ATOL = 1e-5, 1e-6
 FAST_CONV_RTOL, FAST_CONV_ATOL = 1e-4, 1e-6

@@ -17,7 +17,7 @@ import pytest
 from paddle_gan.checkpoint import Checkpointer
 from paddle_gan.checkpoint.files import load_checkpoint
 from paddle_gan.checkpoint.train_state import FORMAT
-from paddle_gan.cli import build_parser, main, settings_from_args
+from paddle_gan.cli.train import build_parser, main, settings_from_args
 from paddle_gan.plugins import build_plugins
 from paddle_gan.run import build_state
 from tests.helpers import assert_same_train_state

@@ -5,10 +5,10 @@ import numpy as np
 import paddle
 import pytest
 
-from paddle_gan.cli import main
-from paddle_gan.config import REPO_ROOT, load_conf_module, resolve_settings
+from paddle_gan.cli.train import main
+from paddle_gan.config import load_conf_module, resolve_settings
 from paddle_gan.networks import build_from_conf
-from tests.helpers import tiny_mnist
+from tests.helpers import REPO_ROOT, tiny_mnist
 
 # Counted from the Keras example's layers (weights + biases): the embedding 10x100, Dense
 # 100->1024 and 1024->6272, convs 128->256 5x5, 256->128 5x5, 128->1 2x2; D's convs 1->32,

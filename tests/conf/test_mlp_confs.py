@@ -3,10 +3,10 @@ on MNIST in their own pixel range and noise, and their defaults are the systems'
 import numpy as np
 import pytest
 
-from paddle_gan.cli import main
-from paddle_gan.config import REPO_ROOT, load_conf_module, resolve_settings
+from paddle_gan.cli.train import main
+from paddle_gan.config import load_conf_module, resolve_settings
 from paddle_gan.networks import build_from_conf
-from tests.helpers import tiny_mnist
+from tests.helpers import REPO_ROOT, tiny_mnist
 
 CONFS = {"mlp": "conf/mlp_gan.py", "leaky": "conf/leaky_mlp_gan.py"}
 

@@ -8,7 +8,7 @@ import paddle
 import pytest
 
 import paddle_gan.metrics.conditional as conditional
-from paddle_gan import cli
+from paddle_gan.cli import train as cli
 from paddle_gan.metrics.classifier import LeNet, save_classifier
 from paddle_gan.metrics.conditional import ClassReference, class_reference, evaluate_conditional
 from paddle_gan.noise import balanced_labels

@@ -1,7 +1,7 @@
 """The checkpoint plugin, the policy: when it saves (pass ends, every N iterations, a stop),
 keep-last rotation that spares the checkpoint resumed from, and its options' ranges."""
 from paddle_gan.checkpoint.files import list_checkpoints, load_checkpoint
-from paddle_gan.cli import main
+from paddle_gan.cli.train import main
 from paddle_gan.plugins.checkpoint import CheckpointPlugin
 from paddle_gan.trainer import train
 from tests.helpers import tiny_state

@@ -9,12 +9,12 @@ import pytest
 
 import paddle_gan.plugins.history as history
 from paddle_gan.checkpoint.files import load_checkpoint
-from paddle_gan.cli import main
-from paddle_gan.config import REPO_ROOT
+from paddle_gan.cli.train import main
 from paddle_gan.plugins.history import HistoryPlugin
 from paddle_gan.run import build_state
 from tests.helpers import (
     EVENTS,
+    REPO_ROOT,
     conditional_conf,
     conditional_settings,
     newest,

@@ -10,9 +10,9 @@ import numpy as np
 import paddle
 import pytest
 
-from paddle_gan import cli
 from paddle_gan.checkpoint.files import load_checkpoint
 from paddle_gan.checkpoint.reader import find_checkpoint
+from paddle_gan.cli import train as cli
 from paddle_gan.config import Settings
 from paddle_gan.metrics.classifier import LeNet, file_sha256, save_classifier
 from paddle_gan.plugins.metrics import MetricsPlugin

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from paddle_gan import cli
+from paddle_gan.cli import train as cli
 from paddle_gan.config import Settings
 from paddle_gan.plugins import build_plugins
 from paddle_gan.plugins.visualdl import VisualDLPlugin

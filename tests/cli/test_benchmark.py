@@ -1,11 +1,11 @@
-"""tools/benchmark.py: a tiny uniform benchmark writes every figure, positive and finite, with parts
-that add up to the iteration; FLOPs are counted from the layer shapes; --layers times every
-DCGAN convolution and says which the fast form lowers; missing MNIST is exit 2. The AC-GAN case
-(at batch 2 on a tiny MNIST: its real G update is ~1 TFLOP) runs our conditional step and the
-baselines, counts G's update on 2 batches, and weighs D and G iterations by their share; --nproc
-runs one process and two launched ranks on a tiny MNIST and counts their collectives; its
-PyTorch networks are conf/acgan.py's, layer for layer (only when torch is installed: it is not a
-dependency). No timing is asserted: the machine is shared."""
+"""paddle-gan benchmark (paddle_gan/benchmark.py): a tiny uniform benchmark writes every figure,
+positive and finite, with parts that add up to the iteration; FLOPs are counted from the layer
+shapes; --layers times every DCGAN convolution and says which the fast form lowers; missing MNIST
+is exit 2. The AC-GAN case (at batch 2 on a tiny MNIST: its real G update is ~1 TFLOP) runs our
+conditional step and the baselines, counts G's update on 2 batches, and weighs D and G iterations
+by their share; --nproc runs one process and two launched ranks on a tiny MNIST and counts their
+collectives; its PyTorch networks are conf/acgan.py's, layer for layer (only when torch is
+installed: it is not a dependency). No timing is asserted: the machine is shared."""
 import importlib.util
 import json
 import math
@@ -13,10 +13,11 @@ import math
 import numpy as np
 import pytest
 
-from paddle_gan.config import REPO_ROOT, load_conf_module
-from tests.helpers import load_tool, tiny_mnist
+from paddle_gan import benchmark
+from paddle_gan.cli.benchmark import main as benchmark_main
+from paddle_gan.config import load_conf_module
+from tests.helpers import REPO_ROOT, load_tool, tiny_mnist
 
-benchmark = load_tool("benchmark")
 benchmark_plain = load_tool("benchmark_plain")
 
 
@@ -34,7 +35,7 @@ def numbers(tree, path=""):
 
 def test_uniform_benchmark_json_has_every_figure(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    code = benchmark.main([
+    code = benchmark_main([
         "--data", "uniform", "--iters", "5", "--warmup", "2", "--plain_iters", "3",
         "--check_iters", "3", "--set", "data_size=20000", "--json", str(out),
     ])
@@ -89,7 +90,7 @@ def test_flops_of_the_dcgan_count_transposed_convolutions_by_their_input():
 def test_layers_times_every_dcgan_convolution_in_both_forms(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(benchmark, "LAYERS_BATCH", 4)  # the lowering rule does not see the batch
     out = tmp_path / "layers.json"
-    assert benchmark.main(["--layers", "--iters", "2", "--json", str(out)]) == 0
+    assert benchmark_main(["--layers", "--iters", "2", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     assert len(report["layers"]) == 6
     lowered = {row["layer"]: row["lowered"] for row in report["layers"]}
@@ -102,7 +103,7 @@ def test_layers_times_every_dcgan_convolution_in_both_forms(tmp_path, monkeypatc
 
 
 def test_missing_mnist_is_exit_2_naming_the_script(tmp_path, capsys):
-    assert benchmark.main(["--data", "mnist", "--data_dir", str(tmp_path)]) == 2
+    assert benchmark_main(["--data", "mnist", "--data_dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and benchmark.MNIST_HINT in err[0] and str(tmp_path) in err[0]
     assert "bash data/get_mnist_data.sh" in err[0]
@@ -159,7 +160,7 @@ def test_conv_inputs_of_the_acgan_give_its_generator_labels():
 
 def test_acgan_case_times_the_conditional_run_and_its_baselines(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    code = benchmark.main([
+    code = benchmark_main([
         "--data", "mnist_acgan", "--iters", "1", "--warmup", "1", "--plain_iters", "1",
         "--check_iters", "1", "--data_dir", str(tiny_mnist(tmp_path / "mnist")),
         "--set", "batch_size=2", "--set", "plugins=[console]", "--compare", "torch",
@@ -228,7 +229,7 @@ def test_torch_acgan_is_the_conf_layer_for_layer(monkeypatch):
 
 def test_nproc_times_one_process_against_two_launched_ranks(tmp_path, capsys):
     data = tiny_mnist(tmp_path / "mnist")
-    assert benchmark.main(["--nproc", "2", "--iters", "1", "--warmup", "0", "--data_dir",
+    assert benchmark_main(["--nproc", "2", "--iters", "1", "--warmup", "0", "--data_dir",
                            str(data), "--set", "batch_size=16",
                            "--json", str(tmp_path / "r.json")]) == 0
     report = json.loads((tmp_path / "r.json").read_text())
@@ -243,5 +244,5 @@ def test_nproc_times_one_process_against_two_launched_ranks(tmp_path, capsys):
 
 
 def test_nproc_below_2_is_exit_2(capsys):
-    assert benchmark.main(["--nproc", "1"]) == 2
+    assert benchmark_main(["--nproc", "1"]) == 2
     assert "--nproc must be at least 2" in capsys.readouterr().err

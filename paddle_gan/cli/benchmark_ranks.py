@@ -1,5 +1,6 @@
-"""One side of `tools/benchmark.py --nproc N`: MNIST training throughput, alone or as one rank of
-`python -m paddle.distributed.launch --nproc_per_node N tools/benchmark_ranks.py ...`.
+"""One side of `paddle-gan benchmark --nproc N`: MNIST training throughput, alone or as one rank
+of `python -m paddle.distributed.launch --nproc_per_node N paddle_gan/cli/benchmark_ranks.py ...`
+(a program run by its path, so its imports are absolute).
 
 Every rank builds the run as the trainer does (`run.build_state`, no plugins, no files) and runs
 the trainer's own iteration (`trainer.run_iteration`); the time inside the collectives (the
@@ -7,7 +8,7 @@ losses' and the gradients' all-reduces, waiting for the slower rank included) is
 as the issue asks us to choose between them, D's gradients are averaged both ways on the same
 batches: one coalesced all-reduce after backward (`Ranks.average_gradients`, what the trainer
 does) and `paddle.DataParallel` (its reducer all-reduces buckets during backward). Rank 0 prints
-one JSON line. Run by benchmark.py; not a user tool.
+one JSON line. Run by paddle_gan.benchmark; not a user command.
 """
 from __future__ import annotations
 
@@ -19,9 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from paddle_gan import runtime  # noqa: E402  (sets threads before Paddle is imported)
+from paddle_gan import runtime  # sets threads before Paddle is imported
 
 runtime.configure_cpu_environment()
 

@@ -10,13 +10,12 @@ import paddle
 import paddle.nn.functional as F
 import pytest
 
-from paddle_gan.cli import main as train_main
+from paddle_gan.cli.evaluate import main as evaluate_main
+from paddle_gan.cli.train import main as train_main
 from paddle_gan.datasets.mnist import load_mnist
 from paddle_gan.metrics import evaluator as evaluate
 from paddle_gan.metrics.classifier import ExtractorError, LeNet, save_classifier
-from tests.helpers import conditional_conf, load_tool
-
-evaluate_main = load_tool("evaluate").main
+from tests.helpers import conditional_conf
 
 
 def jsonl(path):

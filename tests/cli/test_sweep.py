@@ -1,14 +1,12 @@
-"""tools/sweep.py: a tiny grid trained as separate processes, its table and panel, finished cells
+"""paddle-gan sweep: a tiny grid trained as separate processes, its table and panel, finished cells
 skipped on a second run, a cell stopped half-way resumed, and bad input (a sweep file with an
 unknown key or value, an unknown metric, another sweep's folder) as one line and exit 2."""
 import json
 
 import pytest
 
-from paddle_gan.config import REPO_ROOT
-from tests.helpers import load_tool
-
-sweep = load_tool("sweep")
+from paddle_gan.cli import sweep
+from tests.helpers import REPO_ROOT
 
 TINY = ["--set", "num_passes=1", "--set", "iters_per_pass=4", "--set", "batch_size=16",
         "--set", "data_size=256", "--set", "plugins=[samples, metrics, checkpoint]",

@@ -8,13 +8,12 @@ import paddle
 import pytest
 
 from paddle_gan.checkpoint.reader import find_checkpoint, load_generator
-from paddle_gan.cli import main as train_main
+from paddle_gan.cli.export import main as export_main
+from paddle_gan.cli.generate import main as generate_main
+from paddle_gan.cli.train import main as train_main
 from paddle_gan.compat import program_suffix
-from paddle_gan.config import REPO_ROOT
 from paddle_gan.networks import generate
-from tests.helpers import load_tool
-
-generate_main, export_main = load_tool("generate").main, load_tool("export").main
+from tests.helpers import REPO_ROOT
 
 
 @pytest.fixture(scope="module")

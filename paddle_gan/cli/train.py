@@ -1,9 +1,9 @@
-"""Command line of tools/gan_trainer.py: flags -> settings -> run, and the exit codes.
+"""`paddle-gan train` (and `python tools/gan_trainer.py`): flags -> settings -> run.
 
-Exit codes: 0 done; 2 bad usage, config, data, checkpoint or device (a `UsageError`: one line,
-no traceback); 3 training diverged (a NaN/Inf loss or parameter, or data-parallel ranks that
-differ); 4 another process of a data-parallel run stopped; 130 / 143 stopped by SIGINT / SIGTERM
-after the current step. The only module of paddle_gan that parses argv.
+Exit codes as every subcommand's (`paddle_gan.cli`): 2 bad usage, config, data, checkpoint or
+device; 3 training diverged (a NaN/Inf loss or parameter, or data-parallel ranks that differ); 4
+another process of a data-parallel run stopped; 130 / 143 stopped by SIGINT / SIGTERM after the
+current step.
 """
 from __future__ import annotations
 
@@ -14,15 +14,12 @@ import subprocess
 import sys
 from typing import List, Optional
 
-from . import runtime, storage
-from .config import REPO_ROOT, resolve_settings
-from .distributed import launched_world
-from .errors import DataError, Diverged, RankLost, UsageError, failure_line
-from .registry import DATASETS, EXECUTIONS, PLUGINS, SCHEDULERS
-
-EXIT_OK, EXIT_USAGE, EXIT_DIVERGED, EXIT_RANK_LOST = 0, 2, 3, 4
-EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
-
+from .. import runtime, storage
+from ..config import resolve_settings, resource_path
+from ..distributed import launched_world
+from ..errors import DataError
+from ..registry import DATASETS, EXECUTIONS, PLUGINS, SCHEDULERS
+from . import EXIT_OK, EXIT_SIGNAL, guarded
 
 EPILOG = """\
 Flags override the YAML run config, which overrides the conf module's defaults. Other settings
@@ -46,10 +43,9 @@ is on).
 Data-parallel: python -m paddle.distributed.launch --nproc_per_node N tools/gan_trainer.py ...
 (README: Several processes or machines; batch_split says how batch_size is shared).
 
-More tools: tools/generate.py (samples from a checkpoint), tools/export.py (inference model),
-tools/evaluate.py (metrics of a checkpoint), tools/sweep.py (a grid of runs),
-tools/benchmark.py (speed and memory), tools/train_classifier.py (the MNIST feature extractor).
-Each has --help.
+More commands: paddle-gan generate (samples from a checkpoint), export (inference model),
+evaluate (metrics of a checkpoint), sweep (a grid of runs), benchmark (speed and memory),
+train-classifier (the MNIST feature extractor); each has --help (paddle-gan --help lists them).
 """
 
 
@@ -60,9 +56,9 @@ def count_or_epoch(text: str):
         raise argparse.ArgumentTypeError(f"expected a number or epoch, got {text!r}") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "paddle-gan train") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="gan_trainer.py",
+        prog=prog,
         description="Train the PaddlePaddle v1 demo GANs: 2-D points (the uniform square, a "
         "ring or a grid of Gaussians), MNIST or CIFAR-10.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -116,13 +112,13 @@ def download(settings) -> None:
         return
     env = dict(os.environ)
     variable = settings.data.upper()
-    if settings.data_dir:  # the scripts' own default is data/<name>_data, the settings' default
-        env[f"{variable}_DIR"] = str(settings.resolved_data_dir().resolve())
+    # where the run reads it (the scripts' own default is beside them: an installed package's)
+    env[f"{variable}_DIR"] = str(settings.resolved_data_dir().resolve())
     upload = storage.is_remote(settings.data_dir)
     if upload:  # fetched into the cache, then sent to the store
         env[f"{variable}_UPLOAD"] = settings.data_dir
         env["PYTHON"] = sys.executable
-    result = subprocess.run(["bash", str(REPO_ROOT / "data" / script)], env=env)
+    result = subprocess.run(["bash", str(resource_path("data", script))], env=env)
     if result.returncode != 0:
         raise DataError(
             f"data/{script} could not fetch {settings.data}{' or upload it' if upload else ''} "
@@ -132,42 +128,26 @@ def download(settings) -> None:
             "them (README: MNIST and CIFAR-10)")
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: Optional[List[str]] = None, prog: str = "paddle-gan train") -> int:
     # Until the run installs its own handlers (stop after the current step), a signal stops at
     # once: nothing is saved before training starts.
     previous = runtime.stop_at_once_on_signals()
     try:
-        return _main(argv)
+        return guarded(lambda: _main(argv, prog))
     finally:
         if launched_world()[1] == 1:  # a launched worker is ending: see run.run's failure path
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
 
-def _main(argv: Optional[List[str]]) -> int:
+def _main(argv: Optional[List[str]], prog: str) -> int:
     notes = [f"cpu set-up: {note}" for note in runtime.configure_cpu_environment()]
-    try:
-        args = build_parser().parse_args(argv)  # the registries it lists may be broken
-        runtime.import_paddle()  # once, quietly, before the conf module imports it
-        from .run import run
+    args = build_parser(prog).parse_args(argv)  # the registries it lists may be broken
+    runtime.import_paddle()  # once, quietly, before the conf module imports it
+    from ..run import run
 
-        settings = settings_from_args(args, notes)
-        if args.download:
-            download(settings)
-        state = run(settings, notes)
-    except UsageError as err:
-        return fail(err, EXIT_USAGE)
-    except Diverged as err:
-        return fail(err, EXIT_DIVERGED)
-    except RankLost as err:
-        return fail(err, EXIT_RANK_LOST)
-    except KeyboardInterrupt as err:
-        # A second SIGINT during training stops at once, without a checkpoint.
-        return fail(err, EXIT_SIGNAL["SIGINT"])
+    settings = settings_from_args(args, notes)
+    if args.download:
+        download(settings)
+    state = run(settings, notes)
     return EXIT_SIGNAL.get(state.stop_reason, EXIT_OK)
-
-
-def fail(err: BaseException, code: int) -> int:
-    """The one line of a failed run on stderr (the run wrote it into train.log already)."""
-    print(failure_line(err), file=sys.stderr)
-    return code
