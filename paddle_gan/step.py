@@ -1,15 +1,16 @@
 """The compute of one GAN iteration: forward-only losses, then the picked network's update.
 
-The trainer calls `forward(real, noise, labels, planned)` and then, with the scheduler's pick,
-`train(decision)`. `forward` computes the objective's terms (`paddle_gan.losses`: for v1
-`d_real` on the real batch, `d_fake` on a generated one, `d = (d_real + d_fake) / 2` and `g`;
-for a conditional conf also `d_aux` and `g_aux`) as plain floats; when the scheduler picked
-ahead (`planned`, `alternate`) only what that update needs runs: a G step computes G's terms
-alone, without D's forward on the real batch, and a D step no graph into G. `train` updates D
-(v1: two updates, on the fake batch and then the real one; the other losses: one on both, plus
-their penalty) or G (one update), and returns what only the update computes (the penalty). Choosing
-and syncing the networks afterwards are the trainer's job. A conditional step draws the fake
-batch's labels uniformly from its seeded stream, as it draws G's extra noise batches
+The trainer calls `forward(real, noise, labels, planned)`, which returns a `Forward`, and then,
+with the scheduler's pick, `train(forward, decision)`: what the update reuses travels in that
+value, nothing is kept on the step between the two. `forward` computes the objective's terms
+(`paddle_gan.losses`: for v1 `d_real` on the real batch, `d_fake` on a generated one, `d = (d_real
++ d_fake) / 2` and `g`; for a conditional conf also `d_aux` and `g_aux`) as plain floats; when the
+scheduler picked ahead (`planned`, `alternate`) only what that update needs runs: a G step computes
+G's terms alone, without D's forward on the real batch, and a D step no graph into G. `train`
+updates D (v1: two updates, on the fake batch and then the real one; the other losses: one on both,
+plus their penalty) or G (one update), and returns what only the update computes (the penalty).
+Choosing and syncing the networks afterwards are the trainer's job. A conditional step draws the
+fake batch's labels uniformly from its seeded stream, as it draws G's extra noise batches
 (`loss.g_batches`).
 
 `GanStep` is the literal iteration (`execution: plain`, for debugging): the forwards of the
@@ -33,7 +34,7 @@ import paddle
 
 from .errors import Diverged
 from .fast_conv import use_fast_convolutions
-from .losses import Objective, judged
+from .losses import Judged, Objective, judged
 from .networks import Networks, uses_batch_statistics
 from .noise import RandomStream
 from .roles import DIS, GEN
@@ -60,6 +61,21 @@ def _apply(nets: Networks, network: str, loss) -> float:
 
 
 @dataclass
+class Forward:
+    """What `forward` computed, for the scheduler (`losses`) and for `train` (the rest: the
+    batch, the update it was planned for, and the tensors the update reuses, with their
+    graphs; dropped with this value once the update is done)."""
+
+    losses: Dict[str, float]
+    batch: Batch
+    planned: Optional[str] = None
+    fake: Optional[paddle.Tensor] = None  # the fake batch D judges (no graph into G)
+    fake_graph: Optional[paddle.Tensor] = None  # fast step: G's output, graph into G
+    fake_out: Optional[Judged] = None  # fast step: D's outputs on `fake`, with their graph
+    real_out: Optional[Judged] = None  # fast step, a loss updating D once: D on the real batch
+
+
+@dataclass
 class Batch:
     """One iteration's tensors; the labels only in a conditional run."""
 
@@ -79,8 +95,7 @@ class GanStep:
     def __init__(self, nets: Networks, objective: Objective, rng: RandomStream):
         self.nets, self.objective, self.rng = nets, objective, rng
         self.loss = objective.loss
-        self._inputs = None
-        self._pending: Optional[Tuple[paddle.Tensor, Batch]] = None  # (fake, batch) for train
+        self._inputs: Optional[Tuple[paddle.Tensor, paddle.Tensor]] = None  # refilled each time
 
     def to_device(self, real: np.ndarray, noise: np.ndarray, labels: Optional[np.ndarray] = None):
         """(real, noise, labels) as tensors on the device (labels None when not given). The
@@ -97,33 +112,26 @@ class GanStep:
             self._inputs[1].get_tensor().set(noise, self._place)
         return (*self._inputs, None if labels is None else paddle.to_tensor(labels))
 
-    def forward(self, real, noise, labels=None, planned: Optional[str] = None) -> Dict[str, float]:
+    def forward(self, real, noise, labels=None, planned: Optional[str] = None) -> Forward:
         """The forward-only losses of the batch (device tensors from `to_device`); with the
         update `planned` already (DIS or GEN), only the terms it can have: a G step's are G's."""
         batch = Batch(real, noise)
         if labels is not None:
             fake_labels = self.rng.labels(noise.shape[0], self.nets.num_classes)
             batch = Batch(real, noise, labels, paddle.to_tensor(fake_labels))
-        fake, losses = self._forward_losses(batch, planned)
-        check_finite(losses)
-        self._pending = (fake, batch, planned)
-        return losses
+        forward = self._forward_losses(batch, planned)
+        check_finite(forward.losses)
+        return forward
 
-    def train(self, decision: str) -> Dict[str, float]:
+    def train(self, forward: Forward, decision: str) -> Dict[str, float]:
         """Update the network the scheduler picked on the batch `forward` saw; the terms only
         the update computes (a penalty), if any."""
-        fake, batch, planned = self._pending
-        if planned not in (None, decision):
-            raise ValueError(f"forward was run for a {planned} step, not a {decision} step")
-        try:
-            done = self._train_dis(fake, batch) if decision == DIS else self._train_gen(batch)
-        finally:
-            self._release()
+        if forward.planned not in (None, decision):
+            raise ValueError(f"forward was run for a {forward.planned} step, not a {decision} "
+                             "step")
+        done = self._train_dis(forward) if decision == DIS else self._train_gen(forward)
         check_finite(done)
         return {name: value for name, value in done.items() if not name.endswith("_train")}
-
-    def _release(self) -> None:
-        self._pending = None
 
     def _mix(self, real) -> paddle.Tensor:
         """WGAN-GP's mixing weights, one per sample, from the step's seeded stream."""
@@ -147,23 +155,25 @@ class GanStep:
             return (noise,)
         return noise, paddle.to_tensor(self.rng.labels(count, self.nets.num_classes))
 
-    def _forward_losses(self, batch: Batch, planned: Optional[str]):
+    def _forward_losses(self, batch: Batch, planned: Optional[str]) -> Forward:
         nets, objective = self.nets, self.objective
         nets.dis_training.eval()
         nets.gen_training.eval()
         with paddle.no_grad():
             if planned == GEN:  # G's update runs its own forwards
-                return None, _as_floats(objective.g_terms(
-                    judged(nets.gen_training(*batch.gen_inputs), batch.fake_labels)))
+                return Forward(_as_floats(objective.g_terms(
+                    judged(nets.gen_training(*batch.gen_inputs), batch.fake_labels))), batch,
+                    planned)
             fake = nets.gen_training.gen(*batch.gen_inputs)  # the generator may be G's average
             terms = objective.terms(judged(nets.dis_training(batch.real), batch.real_labels),
                                     judged(nets.dis_training(fake), batch.fake_labels))
             terms.update(objective.g_terms(
                 judged(nets.gen_training(*batch.gen_inputs), batch.fake_labels)))
-        return fake, objective.logged(_as_floats(terms))
+        return Forward(objective.logged(_as_floats(terms)), batch, planned, fake)
 
-    def _train_dis(self, fake, batch: Batch) -> Dict[str, float]:
-        nets, objective, real = self.nets, self.objective, batch.real
+    def _train_dis(self, forward: Forward) -> Dict[str, float]:
+        nets, objective, fake, batch = self.nets, self.objective, forward.fake, forward.batch
+        real = batch.real
         dis = nets.dis_training
         dis.train()
         if self.loss.apart:  # v1: one update on the fake batch, then one on the real batch
@@ -178,7 +188,8 @@ class GanStep:
         update = self._penalised(objective.d_loss(real_out, fake_out), real, fake)
         return {"dis_train": _apply(nets, DIS, update["total"]), **_penalty(update)}
 
-    def _train_gen(self, batch: Batch) -> Dict[str, float]:
+    def _train_gen(self, forward: Forward) -> Dict[str, float]:
+        batch = forward.batch
         self.nets.gen_training.train()
         inputs = batch.gen_inputs
         if self.objective.g_batches > 1:  # one forward over all of G's batches
@@ -208,43 +219,49 @@ class FastStep(GanStep):
     exactly the chain rule through generator_training.
     """
 
-    def _forward_losses(self, batch: Batch, planned: Optional[str]):
+    def _forward_losses(self, batch: Batch, planned: Optional[str]) -> Forward:
         nets = self.nets
+        fake_graph = None
         if planned == DIS:  # the fake batch is only D's input: no graph into G, no gradient at it
             with paddle.no_grad():
-                self._fake_input = nets.gen_training.gen(*batch.gen_inputs)
+                fake = nets.gen_training.gen(*batch.gen_inputs)
         else:
-            self._fake = nets.gen_training.gen(*batch.gen_inputs)  # graph into G, for a G step
-            self._fake_input = self._fake.detach()
-            self._fake_input.stop_gradient = False  # where a G step's gradient is collected
-        self._fake_out = judged(nets.dis_training(self._fake_input), batch.fake_labels)
+            fake_graph = nets.gen_training.gen(*batch.gen_inputs)  # graph into G, for a G step
+            fake = fake_graph.detach()
+            fake.stop_gradient = False  # where a G step's gradient is collected
+        fake_out = judged(nets.dis_training(fake), batch.fake_labels)
         if planned == GEN:  # G's update needs D on the fake batch only
             with paddle.no_grad():
-                return self._fake_input, _as_floats(self.objective.g_terms(self._fake_out))
+                losses = _as_floats(self.objective.g_terms(fake_out))
+            return Forward(losses, batch, planned, fake, fake_graph, fake_out)
+        real_out = None
         if self.loss.apart:
             with paddle.no_grad():
-                real_out = judged(nets.dis_training(batch.real), batch.real_labels)
+                judged_real = judged(nets.dis_training(batch.real), batch.real_labels)
         else:
-            real_out = self._real_out = judged(nets.dis_training(batch.real), batch.real_labels)
+            judged_real = real_out = judged(nets.dis_training(batch.real), batch.real_labels)
         with paddle.no_grad():
-            terms = self.objective.terms(real_out, self._fake_out)
-        return self._fake_input, self.objective.logged(_as_floats(terms))
+            terms = self.objective.terms(judged_real, fake_out)
+        return Forward(self.objective.logged(_as_floats(terms)), batch, planned, fake,
+                       fake_graph, fake_out, real_out)
 
-    def _train_dis(self, fake, batch: Batch) -> Dict[str, float]:
-        nets, objective, real = self.nets, self.objective, batch.real
+    def _train_dis(self, forward: Forward) -> Dict[str, float]:
+        nets, objective, batch = self.nets, self.objective, forward.batch
+        real = batch.real
         if self.loss.apart:
-            fake_loss = _apply(nets, DIS, objective.d_fake_loss(self._fake_out))
+            fake_loss = _apply(nets, DIS, objective.d_fake_loss(forward.fake_out))
             real_out = judged(nets.dis_training(real), batch.real_labels)
             update = self._penalised(objective.d_real_loss(real_out), real, None)
             return {"dis_train": (fake_loss + _apply(nets, DIS, update["total"])) / 2,
                     **_penalty(update)}
-        update = self._penalised(objective.d_loss(self._real_out, self._fake_out), real, fake)
+        update = self._penalised(objective.d_loss(forward.real_out, forward.fake_out), real,
+                                 forward.fake)
         return {"dis_train": _apply(nets, DIS, update["total"]), **_penalty(update)}
 
-    def _train_gen(self, batch: Batch) -> Dict[str, float]:
-        nets, g_batches = self.nets, self.objective.g_batches
-        g = self.objective.g_loss(self._fake_out)
-        fakes, inputs = [self._fake], [self._fake_input]
+    def _train_gen(self, forward: Forward) -> Dict[str, float]:
+        nets, g_batches, batch = self.nets, self.objective.g_batches, forward.batch
+        g = self.objective.g_loss(forward.fake_out)
+        fakes, inputs = [forward.fake_graph], [forward.fake]
         if g_batches > 1:  # the extra batches' mean joins the forward's, weighted by size
             extra = self._extra_gen_inputs(batch)
             fakes.append(nets.gen_training.gen(*extra))
@@ -258,10 +275,6 @@ class FastStep(GanStep):
             fake.backward(grad)
         nets.update(GEN)
         return {"gen_train": float(g)}
-
-    def _release(self) -> None:
-        super()._release()
-        self._fake = self._fake_input = self._fake_out = self._real_out = None  # the graphs
 
 
 def build_fast_step(nets: Networks, objective: Objective, rng: RandomStream) -> GanStep:

@@ -39,15 +39,15 @@ def run_iteration(state: TrainState, plugins: Sequence[Plugin],
     batch = state.step.to_device(real, noise, labels)
     lap("data")
     planned = pick_ahead(state.scheduler)  # `alternate`: known now, so only its forwards run
-    losses = state.step.forward(*batch, planned=planned)
+    forward = state.step.forward(*batch, planned=planned)
     lap("forwards")
     ranks = state.nets.ranks
     # data-parallel: every rank decides on the same averaged losses, and stops at the same step
-    losses, state.stop_agreed = ranks.average(losses, state.stop_reason is not None)
+    losses, state.stop_agreed = ranks.average(forward.losses, state.stop_reason is not None)
     decision = planned or state.scheduler.choose(losses["d"], losses["g"])
     state.nets.schedule(state.global_step / state.total_iterations)  # learning rates, if decaying
     lap("decision")
-    done = state.step.train(decision)  # what only the update computes (a penalty)
+    done = state.step.train(forward, decision)  # what only the update computes (a penalty)
     losses.update(ranks.average(done, False)[0] if done else done)
     lap(decision)
     # a planned G step computes G's terms only: the others keep their newest values

@@ -26,9 +26,9 @@ def sync_by_name(src, dst):
 def one_step(step, decision, seed):
     """A step that trains `decision` on a random batch of 16 points."""
     rng = np.random.default_rng(seed)
-    step.forward(*step.to_device(rng.random((16, 2), dtype=np.float32),
-                                 rng.standard_normal((16, 10), dtype=np.float32)))
-    step.train(decision)
+    forward = step.forward(*step.to_device(rng.random((16, 2), dtype=np.float32),
+                                           rng.standard_normal((16, 10), dtype=np.float32)))
+    step.train(forward, decision)
 
 
 @pytest.fixture

@@ -189,6 +189,6 @@ def test_a_step_refuses_to_train_another_network_than_planned(tmp_path):
     state.start_pass()
     real, noise = state.step.to_device(state.sampler.next_batch(state.dataset.samples)[0],
                                        state.noise.next())[:2]
-    state.step.forward(real, noise, planned=GEN)
+    forward = state.step.forward(real, noise, planned=GEN)
     with pytest.raises(ValueError, match="for a gen step, not a dis step"):
-        state.step.train(DIS)
+        state.step.train(forward, DIS)
