@@ -26,7 +26,7 @@ from .checkpoint.files import ARRAYS, MANIFEST, META, list_checkpoints, parse_na
 from .remote import RemoteFolder, open_folder
 from .storage import LOCK_NAME, StorageError, describe, local_folder
 
-log = logging.getLogger("paddle_gan")
+log = logging.getLogger(__name__)
 
 CHECKPOINTS = "checkpoints"
 CHECKPOINT_FILES = (ARRAYS, META, MANIFEST)  # the order they go up in: the manifest last

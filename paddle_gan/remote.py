@@ -29,7 +29,7 @@ from .errors import DataError, shorten
 from .storage import StorageError, make_folder, redact, url_scheme, writing
 from .storage import describe as describe_os
 
-log = logging.getLogger("paddle_gan")
+log = logging.getLogger(__name__)
 
 INSTALL_REMOTE = 'pip install -e ".[remote]"'
 # scheme -> (the module fsspec needs for it, how to get it)

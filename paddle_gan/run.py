@@ -1,94 +1,41 @@
 """Assemble a run from settings: device, seeds, data, networks, plugins, state; then train.
 
-This is the glue between `Settings` and `trainer.train`: it locks the output folder for the
-run, writes the resolved `config.yaml`, sends the `paddle_gan` logger to the terminal and
-`train.log`, starts or resumes the checkpoints, and turns SIGINT/SIGTERM into a request to stop
-after the current step. Random streams are separated by purpose so that the data, the noise of
-each step, the fixed sample noise and the shuffles never share a generator.
-
-A URL as data dir is fetched into its local cache first (`remote.fetch_folder`). A URL as output
-dir is staged: the run writes into a local folder as always, and a `mirror.Mirror` brings the
-store's copy down before anything is written and uploads from its own thread (checkpoints when
-saved, the rest at every pass end and at the end); the run waits for the last upload.
+This is the glue between `Settings` and `trainer.train`: inside the run's `output.OutputFolder`
+(lock, mirror, train.log, config.yaml) it builds the state, starts or resumes the checkpoints,
+and trains with SIGINT/SIGTERM turned into a request to stop after the current step
+(`signals`). Random streams are separated by purpose so that the data, the noise of each step,
+the fixed sample noise and the shuffles never share a generator. A URL as data dir is fetched
+into its local cache first (`remote.fetch_folder`). `run` leaves the caller's logging as it
+found it: the run's lines go to train.log and to whatever handlers the `paddle_gan` logger has
+(the command line adds one for the terminal).
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
-import signal
-import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import List
 
 import numpy as np
-import yaml
 
-from . import distributed, remote, runtime, storage
+from . import distributed, remote, runtime, signals, storage
 from .checkpoint import Checkpointer
 from .checkpoint.train_state import collect, shared_by_ranks
-from .config import Settings, load_conf_module, settings_to_dict
+from .config import Settings, load_conf_module
 from .datasets.base import BatchSampler
 from .distributed import ALONE, Ranks, rank_seed
 from .errors import ConfigError, Diverged, failure_line
-from .mirror import Mirror, fetch_checkpoints
+from .mirror import Mirror
 from .noise import NoiseStream, RandomStream, class_grid, fixed_noise
+from .output import OutputFolder, log_failure
 from .plugins import build_plugins
 from .plugins.base import Plugin
 from .registry import DATASETS, EXECUTIONS, LOSSES, SCHEDULERS
 from .state import TrainState
 
-log = logging.getLogger("paddle_gan")
+log = logging.getLogger(__name__)
 
 FIXED_NOISE_IMAGES, FIXED_NOISE_POINTS = 64, 1024  # an 8x8 grid; enough points for a histogram
-
-
-class LogFile(logging.FileHandler):
-    """train.log: a failed write stops the run with one StorageError line (instead of logging's
-    traceback on stderr), once; after that the file is left alone."""
-
-    def __init__(self, path: Path):
-        with storage.writing("the log", path):
-            super().__init__(path)
-        self.failed = False
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if not self.failed:
-            super().emit(record)
-
-    def handleError(self, record: logging.LogRecord) -> None:
-        error = sys.exc_info()[1]
-        if not isinstance(error, OSError):
-            return super().handleError(record)
-        self.failed = True
-        raise storage.StorageError(f"cannot write the log {self.baseFilename}: "
-                                   f"{storage.describe(error)}") from None
-
-
-def setup_logging(output_dir: Optional[Path]) -> None:
-    """Terminal: the message only; train.log (rank 0): with a timestamp. A record logged with
-    `extra={"log_file_only": True}` goes to train.log alone (the error line of a failed run,
-    which the terminal gets on stderr)."""
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    for handler in list(log.handlers):
-        log.removeHandler(handler)
-        handler.close()
-    terminal = logging.StreamHandler(sys.stdout)
-    terminal.setFormatter(logging.Formatter("%(message)s"))
-    terminal.addFilter(lambda record: not getattr(record, "log_file_only", False))
-    log.addHandler(terminal)
-    if output_dir is not None:
-        logfile = LogFile(storage.make_folder(output_dir, "output dir") / "train.log")
-        logfile.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
-        log.addHandler(logfile)
-
-
-def log_failure(message: str) -> None:
-    """The line a failed run ends with, into train.log (when there is one it can still write)."""
-    if any(isinstance(handler, LogFile) for handler in log.handlers):
-        with contextlib.suppress(Exception):
-            log.error(message, extra={"log_file_only": True})
 
 
 def build_state(settings: Settings, output_dir: Path, ranks: Ranks = ALONE) -> TrainState:
@@ -221,29 +168,6 @@ def check_scheduler_fits(settings: Settings, loss) -> None:
             "(WGAN's usual 5 D steps a G step)")
 
 
-@contextlib.contextmanager
-def stop_on_signals(state: TrainState, saves: bool):
-    """SIGINT/SIGTERM ask the loop to stop after the current step; a second SIGINT stops at
-    once. A second SIGTERM changes nothing: paddle.distributed.launch sends up to three, 0.2 s
-    apart, and then waits 30 s for the checkpoint. `saves`: a plugin will save the state at the
-    stop."""
-
-    def request_stop(signum, frame):
-        if state.stop_reason:  # a repeated SIGTERM
-            return
-        state.stop_reason = signal.Signals(signum).name
-        unsaved = "" if saves else " (nothing will be saved: no checkpoint plugin)"
-        log.info(f"{state.stop_reason} received: stopping after the current step{unsaved}")
-        signal.signal(signal.SIGINT, previous[signal.SIGINT])
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 class Uploads(Plugin):
     """The run's own hook when its output dir is a URL (not a user plugin, never in a
     checkpoint): it stops the run at the first step after an upload failed for good, and asks
@@ -265,75 +189,22 @@ class Uploads(Plugin):
 def run(settings: Settings, notes: List[str] = ()) -> TrainState:
     """Train with `settings`; returns the final state (its stop_reason says if a signal came).
     `notes` are one-line notices gathered before the log existed (CPU set-up, settings)."""
-    output_dir = settings.resolved_output_dir()
-    writer = runtime.is_writer()
-    mirror = None
-    if writer and storage.is_remote(settings.output_dir):
-        mirror = Mirror(settings.output_dir, output_dir, settings.storage_options)
-    lock = storage.RunLock(output_dir) if writer else None
-    locked = lock.acquire() if lock else False
-    failed = True
-    try:
-        if mirror:
-            setup_logging(None)  # the terminal hears of retries
-            mirror.pull()  # before train.log is opened: a resumed run continues the store's
-        setup_logging(output_dir if writer else None)
-        if lock and not locked:
-            log.info(f"note: this system cannot lock {output_dir}; run one training in it at a "
-                     "time")
-        if mirror:
-            log.info(f"output: {mirror.name}, staged in {output_dir} (locked there) and uploaded "
-                     "from it in the background")
-        state = _run(settings, output_dir, notes, mirror)
-        failed = False
-        return state
-    except BaseException as err:
-        if distributed.launched_world()[1] > 1:
-            # The launcher SIGTERMs every rank once one has failed (SIGKILL 3 s later) and
-            # reports rank 0's exit code first: a failing rank still writes its line and exits
-            # with its own code (cli.main leaves this in place until the process ends).
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        log_failure(failure_line(err))  # into train.log, before its last upload
-        raise
-    finally:
+    with OutputFolder(settings) as output:
         try:
-            _close_mirror(mirror, failed)
-        finally:
-            if lock:
-                lock.release()
-
-
-def _close_mirror(mirror: Optional[Mirror], failed: bool) -> None:
-    """Wait for the last uploads. When the run failed already, a failing upload is one more
-    line in the log, not the error the run ends with."""
-    if mirror is None:
-        return
-    try:
-        mirror.close()
-    except storage.StorageError as err:
-        if not failed:
+            state = _run(settings, output, notes)
+        except BaseException as err:
+            if distributed.launched_world()[1] > 1:
+                signals.ignore_sigterm_while_failing()
+            log_failure(failure_line(err))  # into train.log, before its last upload
             raise
-        if mirror.error is not err:
-            log.warning(f"also: {err}")
+        output.succeeded()
+        return state
 
 
-def _resume_source(settings: Settings, output_dir: Path) -> str:
-    """--resume as a local path: a URL inside the output dir's URL is its staged copy, another
-    URL is fetched into the local cache."""
-    source = settings.resume
-    if not storage.is_remote(source):
-        return source
-    base = settings.output_dir.rstrip("/") + "/"
-    if storage.is_remote(settings.output_dir) and source.startswith(base):
-        return str(output_dir.joinpath(*source[len(base):].strip("/").split("/")))
-    return str(fetch_checkpoints(source, settings.resolved_remote_cache(),
-                                 settings.storage_options))
-
-
-def _run(settings: Settings, output_dir: Path, notes: List[str],
-         mirror: Optional[Mirror]) -> TrainState:
+def _run(settings: Settings, output: OutputFolder, notes: List[str]) -> TrainState:
     from .trainer import train
 
+    output_dir, mirror = output.path, output.mirror
     rank, world = distributed.launched_world()
     device = runtime.select_device(settings.use_gpu, settings.gpu_id, launched=world > 1)
     for note in notes:
@@ -355,13 +226,11 @@ def _run(settings: Settings, output_dir: Path, notes: List[str],
     elif not saves and state.is_writer:
         log.info("note: no checkpoint plugin: this run saves no checkpoints and cannot be resumed")
     state.checkpointer = Checkpointer(output_dir, plugins, mirror)
-    state.checkpointer.start(state, _resume_source(settings, output_dir))
+    state.checkpointer.start(state, output.resume_source())
     if not ranks.alone:  # the same networks, optimisers and streams on every rank, or exit 3
         ranks.check_same(shared_by_ranks(*collect(state, [])))
-    if state.is_writer:
-        text = yaml.safe_dump(settings_to_dict(settings), sort_keys=False)
-        storage.write_bytes(output_dir / "config.yaml", text.encode(), "the run's settings")
-    with stop_on_signals(state, saves):
+    output.write_config()
+    with signals.stop_after_step(state, saves):
         try:
             train(state, plugins + [Uploads(mirror)] if mirror else plugins)
         except Diverged as err:

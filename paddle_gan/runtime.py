@@ -16,8 +16,6 @@ import ctypes
 import ctypes.util
 import io
 import os
-import signal
-import sys
 import warnings
 from typing import List
 
@@ -84,21 +82,6 @@ def available_memory() -> int:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         return 1 << 62  # unknown: do not refuse
-
-
-def stop_at_once_on_signals() -> dict:
-    """From now on SIGINT/SIGTERM end the process at once, with one line and exit code 130/143:
-    what a tool wants while it loads or reads (the trainer until training starts). Raising
-    KeyboardInterrupt instead would, inside an import that C code runs, become an ImportError
-    traceback. Returns the handlers it replaced."""
-
-    def stop(signum, frame):
-        # sys.__stderr__: Paddle's import runs with sys.stderr redirected (import_paddle)
-        print(f"stopped by {signal.Signals(signum).name}; nothing was saved", file=sys.__stderr__,
-              flush=True)
-        os._exit(128 + signum)
-
-    return {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
 
 
 def rank() -> int:

@@ -39,7 +39,7 @@ from .networks import Networks, uses_batch_statistics
 from .noise import RandomStream
 from .roles import DIS, GEN
 
-log = logging.getLogger("paddle_gan")
+log = logging.getLogger(__name__)
 
 
 def check_finite(losses: Dict[str, float]) -> None:

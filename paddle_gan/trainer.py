@@ -17,7 +17,7 @@ from .state import StepResult, TrainState
 if TYPE_CHECKING:
     from .plugins.base import Plugin
 
-log = logging.getLogger("paddle_gan")
+log = logging.getLogger(__name__)
 
 
 def fire(plugins: Sequence[Plugin], hook: str, state: TrainState) -> None:
@@ -90,9 +90,12 @@ def train(state: TrainState, plugins: Sequence[Plugin]) -> None:
                     return
             state.nets.check_finite()  # before anything of the pass is drawn from the networks
             fire(plugins, "on_pass_end", state)
+            fire(plugins, "on_pass_published", state)  # what the pass end made is complete
             state.nets.ranks.wait_for_all()
             state.pass_id += 1
             state.iteration = 0
+            if state.nets.ranks.alone and state.stop_reason is not None:  # asked at the pass end
+                break
         fire(plugins, "on_train_end", state)
     except BaseException as error:
         for plugin in plugins:

@@ -34,8 +34,10 @@ def test_hook_order(tmp_path):
     step = lambda p, i: [("on_step_end", p, i), ("on_sync", p, i)]  # noqa: E731
     assert recorder.calls == (
         [("on_train_start", 0, 0), ("on_pass_start", 0, 0)] + step(0, 1) + step(0, 2)
-        + [("on_pass_end", 0, 2), ("on_pass_start", 1, 0)] + step(1, 1) + step(1, 2)
-        + [("on_pass_end", 1, 2), ("on_train_end", 2, 0), ("close",)]
+        + [("on_pass_end", 0, 2), ("on_pass_published", 0, 2), ("on_pass_start", 1, 0)]
+        + step(1, 1) + step(1, 2)
+        + [("on_pass_end", 1, 2), ("on_pass_published", 1, 2), ("on_train_end", 2, 0),
+           ("close",)]
     )
     assert state.global_step == 4
     assert sum(state.pass_counts.values()) == 2
@@ -53,6 +55,19 @@ def test_stop_request_ends_after_the_current_step(tmp_path):
     assert state.global_step == 4 and (state.pass_id, state.iteration) == (1, 1)
     assert recorder.calls[-2:] == [("on_train_end", 1, 1), ("close",)]
     assert ("on_pass_end", 1, 1) not in recorder.calls
+
+
+def test_a_stop_asked_at_a_pass_end_ends_before_the_next_pass(tmp_path):
+    class StopAfterPass0(Plugin):
+        def on_pass_published(self, state):
+            state.stop_reason = "enough"
+
+    recorder = Recorder()
+    state = tiny_state(tmp_path, passes=3, iters=2)
+    train(state, [StopAfterPass0(), recorder])
+    assert state.global_step == 2 and (state.pass_id, state.iteration) == (1, 0)
+    assert recorder.calls[-3:] == [("on_pass_published", 0, 2), ("on_train_end", 1, 0),
+                                   ("close",)]
 
 
 @pytest.mark.parametrize("error", [Diverged("d", float("nan")), OSError("disk full"),

@@ -2,9 +2,9 @@
 ...` (paddle_gan/cli/train.py); `--help` lists the flags."""
 import sys
 
-from paddle_gan import runtime
+from paddle_gan import signals
 
-runtime.stop_at_once_on_signals()  # a Ctrl-C while the libraries load: one line, exit 130
+signals.stop_at_once()  # a Ctrl-C while the libraries load: one line, exit 130
 
 from paddle_gan.cli.train import main  # noqa: E402
 

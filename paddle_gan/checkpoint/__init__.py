@@ -54,7 +54,7 @@ from .train_state import (
 if TYPE_CHECKING:
     from ..state import TrainState
 
-log = logging.getLogger("paddle_gan")
+log = logging.getLogger(__name__)
 
 
 def checkpoint_dir(output_dir) -> Path:

@@ -25,7 +25,7 @@ from ..state import StepResult
 if TYPE_CHECKING:
     from ..state import TrainState
 
-log = logging.getLogger("paddle_gan")
+log = logging.getLogger(__name__)
 
 FORMAT = "paddle_gan.train_state/2"  # 2: the noise stream saves its chunk start and use
 # Still read: /1 saved the noise generator's state at the next draw, which is /2's state with

@@ -11,6 +11,7 @@ process of a data-parallel run stopped; 130 / 143 stopped by SIGINT / SIGTERM.
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 from typing import Callable, List, Optional
 
@@ -30,6 +31,28 @@ COMMANDS = {
     "benchmark": ("benchmark", "speed and memory against plain Paddle (and PyTorch)"),
     "train-classifier": ("classifier", "the MNIST feature extractor behind the image metrics"),
 }
+
+
+class Terminal(logging.StreamHandler):
+    """The command's terminal: the message alone, on stdout. A line logged with
+    `extra={"log_file_only": True}` (the error a failed run ends with, which the terminal gets on
+    stderr) is not shown."""
+
+    def __init__(self):
+        super().__init__(sys.stdout)
+        self.setFormatter(logging.Formatter("%(message)s"))
+        self.addFilter(lambda record: not getattr(record, "log_file_only", False))
+
+
+def log_to_terminal() -> None:
+    """What the package logs goes to the terminal, today's stdout (the command owns the process:
+    a command run again in it, as the tests do, replaces its own handler)."""
+    logger = logging.getLogger("paddle_gan")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    for handler in [h for h in logger.handlers if isinstance(h, Terminal)]:
+        logger.removeHandler(handler)
+    logger.addHandler(Terminal())
 
 
 class Failed(Exception):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .. import runtime
 from ..errors import UsageError
-from . import guarded
+from . import guarded, log_to_terminal
 
 
 def build_parser(prog: str = "paddle-gan evaluate"):
@@ -55,11 +55,10 @@ def evaluate(args) -> int:
     from .. import storage
     from ..checkpoint.reader import open_checkpoint
     from ..metrics.evaluator import DEFAULT_CACHE, dumps, evaluate_checkpoint, table
-    from ..run import setup_logging
 
     if args.num is not None and args.num < 2:
         raise UsageError(f"--num must be at least 2, got {args.num}")
-    setup_logging(None)  # the terminal hears when reference statistics are computed
+    log_to_terminal()  # the terminal hears when reference statistics are computed
     loaded = open_checkpoint(args.source, args.pass_id, args.use_gpu)
     result = evaluate_checkpoint(loaded, args.num, args.seed, args.classifier, args.data_dir,
                                  args.reference_cache or DEFAULT_CACHE)

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 from typing import List, Optional
 
-from .. import runtime, storage
+from .. import runtime, signals, storage
 from ..config import resolve_settings, resource_path
 from ..distributed import launched_world
 from ..errors import DataError
 from ..registry import DATASETS, EXECUTIONS, PLUGINS, SCHEDULERS
-from . import EXIT_OK, EXIT_SIGNAL, guarded
+from . import EXIT_OK, EXIT_SIGNAL, guarded, log_to_terminal
 
 EPILOG = """\
 Flags override the YAML run config, which overrides the conf module's defaults. Other settings
@@ -131,13 +130,12 @@ def download(settings) -> None:
 def main(argv: Optional[List[str]] = None, prog: str = "paddle-gan train") -> int:
     # Until the run installs its own handlers (stop after the current step), a signal stops at
     # once: nothing is saved before training starts.
-    previous = runtime.stop_at_once_on_signals()
+    previous = signals.stop_at_once()
     try:
         return guarded(lambda: _main(argv, prog))
     finally:
-        if launched_world()[1] == 1:  # a launched worker is ending: see run.run's failure path
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        if launched_world()[1] == 1:  # a failing launched worker: signals.py
+            signals.restore(previous)
 
 
 def _main(argv: Optional[List[str]], prog: str) -> int:
@@ -146,6 +144,7 @@ def _main(argv: Optional[List[str]], prog: str) -> int:
     runtime.import_paddle()  # once, quietly, before the conf module imports it
     from ..run import run
 
+    log_to_terminal()
     settings = settings_from_args(args, notes)
     if args.download:
         download(settings)

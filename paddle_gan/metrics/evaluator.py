@@ -33,7 +33,7 @@ from .conditional import ClassReference, class_reference, evaluate_conditional
 from .image import ReferenceStats, evaluate_images, reference_stats
 from .two_d import GaussianMixture2D, evaluate_2d, true_distribution
 
-log = logging.getLogger("paddle_gan")
+log = logging.getLogger(__name__)
 PathLike = Union[str, Path]
 
 PINNED_EXTRACTOR = Path(__file__).resolve().parent / "assets" / "lenet_mnist.npz"

@@ -170,7 +170,7 @@ def reference_stats(cache_path: PathLike, model: LeNet, split: str,
             # A damaged or outdated cache says nothing: computed again and replaced, with a word.
             why = ("made by an older version" if isinstance(err, OutdatedCache)
                    else f"unreadable ({type(err).__name__})")
-            logging.getLogger("paddle_gan").warning(
+            logging.getLogger(__name__).warning(
                 f"metrics: {cache_path} is {why}, computing it again")
             ref = compute_reference(model, load_images(), split)
             ref.save(cache_path)

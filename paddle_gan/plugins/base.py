@@ -4,6 +4,11 @@ The trainer calls each hook on every plugin in the order the settings list them,
 plugins which save the train state (`saves_state`) come first: a pass's checkpoint is written
 before anything optional of that pass (a picture, a metric) is made. Each hook receives the
 `TrainState` and nothing else; a plugin keeps whatever must survive a resume in `state_dict()`.
+What plugins publish for others (`state.picture`, `state.metrics`, `state.history`, and the
+run's `state.last_checkpoint`) is made at a pass end and read at `on_pass_published`, which
+comes after every plugin's `on_pass_end`, so no plugin depends on the order of the others.
+A plugin may ask the run to stop by setting `state.stop_reason` (checked after each iteration
+and each pass end).
 """
 from __future__ import annotations
 
@@ -33,6 +38,9 @@ class Plugin:
 
     def on_pass_end(self, state: TrainState) -> None:
         """Called after the last iteration of a pass."""
+
+    def on_pass_published(self, state: TrainState) -> None:
+        """Called after every plugin's on_pass_end: what they published is complete."""
 
     def on_train_end(self, state: TrainState) -> None:
         """Called once when training stops, normally or by a signal (not after an error)."""

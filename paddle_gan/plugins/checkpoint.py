@@ -15,7 +15,7 @@ from ..config import MAX_COUNT
 from ..state import TrainState
 from .base import Plugin
 
-log = logging.getLogger("paddle_gan")
+log = logging.getLogger(__name__)
 
 
 class CheckpointPlugin(Plugin):

@@ -13,7 +13,7 @@ from ..roles import DIS, GEN
 from ..state import TrainState
 from .base import Plugin
 
-log = logging.getLogger("paddle_gan")
+log = logging.getLogger(__name__)
 
 
 def format_duration(seconds: float) -> str:

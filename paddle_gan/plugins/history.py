@@ -30,7 +30,7 @@ from ..registry import DATASETS
 from ..state import TrainState
 from .base import Plugin
 
-log = logging.getLogger("paddle_gan")
+log = logging.getLogger(__name__)
 
 CHUNK = 500  # samples a forward
 # (row, network's adversarial term, its auxiliary term), as the Keras example's table has them

@@ -35,7 +35,7 @@ from ..metrics.evaluator import (
 from ..state import TrainState
 from .base import Plugin
 
-log = logging.getLogger("paddle_gan")
+log = logging.getLogger(__name__)
 
 
 class MetricsPlugin(Plugin):

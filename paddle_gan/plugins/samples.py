@@ -30,7 +30,7 @@ from ..render import grid_columns, pass_title, samples_png
 from ..state import Picture, TrainState
 from .base import Plugin
 
-log = logging.getLogger("paddle_gan")
+log = logging.getLogger(__name__)
 
 
 def sample_path(output_dir, pass_id: int):

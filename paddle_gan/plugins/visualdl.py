@@ -29,7 +29,7 @@ from ..roles import DIS, GEN
 from ..state import TrainState
 from .base import Plugin
 
-log = logging.getLogger("paddle_gan")
+log = logging.getLogger(__name__)
 
 # The hyper-parameter table's metrics: the two losses every loss has (each loss term of the run
 # is charted as loss/<term>: v1's d_real, d_fake, d, g; WGAN-GP's critic scores, penalty, ...).
@@ -66,8 +66,6 @@ class VisualDLPlugin(Plugin):
         self.buckets = options.histogram_buckets
         self._writer = None
         self._file_name: Optional[str] = None  # restored on resume: append to the same file
-        self._metrics_step: Optional[int] = None  # the step of the last metrics written
-        self._history_step: Optional[int] = None  # and of the last history record
 
     def state_dict(self) -> Dict[str, Any]:
         return {"file_name": self._file_name} if self._file_name else {}
@@ -125,40 +123,25 @@ class VisualDLPlugin(Plugin):
                 f"params/{name}", param.numpy().ravel(), state.global_step, buckets=self.buckets
             )
 
-    def on_pass_start(self, state: TrainState) -> None:
-        self._log_published(state)
+    def on_pass_published(self, state: TrainState) -> None:
+        """The pass's counts and picture, and what the `metrics` and `history` plugins published
+        at this pass end (their step says when they were taken)."""
+        from ..metrics.evaluator import headline
 
-    def on_pass_end(self, state: TrainState) -> None:
         if self._writer is None:
             return
         writer, step = self._writer, state.global_step
         writer.add_scalar("pass/d_steps", state.pass_counts[DIS], step)
         writer.add_scalar("pass/g_steps", state.pass_counts[GEN], step)
         writer.add_image(SAMPLES_TAG, self._samples_picture(state), step)
-        self._log_published(state)
-
-    def on_train_end(self, state: TrainState) -> None:
-        self._log_published(state)
-
-    def _log_published(self, state: TrainState) -> None:
-        """The `metrics` plugin's newest result and the `history` plugin's newest record, each
-        once: at this pass end if that plugin ran before this one, else at the next hook that
-        comes (their step says when they were taken)."""
-        from ..metrics.evaluator import headline
-
-        if self._writer is None:
-            return
         result, record = state.metrics, state.history
-        if result is not None and result["global_step"] != self._metrics_step:
-            self._metrics_step = result["global_step"]
+        if result is not None and result["global_step"] == step:
             for name, value in headline(result):
-                self._writer.add_scalar(f"metrics/{name}", math.nan if value is None else value,
-                                        self._metrics_step)
-        if record is not None and record["global_step"] != self._history_step:
-            self._history_step = record["global_step"]
+                writer.add_scalar(f"metrics/{name}", math.nan if value is None else value, step)
+        if record is not None and record["global_step"] == step:
             for split in ("train", "test"):
                 for name, value in record[split].items():
-                    self._writer.add_scalar(f"history/{split}/{name}", value, self._history_step)
+                    writer.add_scalar(f"history/{split}/{name}", value, step)
 
     def _samples_picture(self, state: TrainState):
         from ..render import png_to_rgb
