@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from . import runtime
 from .config import RESOURCES, resolve_settings, resource_path
@@ -241,7 +241,8 @@ def time_parts(state, plugins, iters: int, warmup: int, pass_end_s: List[float])
     from .roles import DIS, GEN
     from .trainer import run_iteration
 
-    clock, rows = PartClock(), []
+    clock = PartClock()
+    rows: List[dict] = []
     for i in range(warmup + iters + 4 * getattr(state.scheduler, "max_strike", 5) + 4):
         if i >= warmup + iters and {DIS, GEN} <= {r["decision"] for r in rows}:
             break
@@ -454,9 +455,10 @@ def measure_layers(batch: int, iters: int) -> List[dict]:
 def format_layers(rows: List[dict], total: dict) -> str:
     lines = [f"  {'layer':<13}{'input':<16}{'lowered':<9}{'Paddle fwd':>11}{'fast fwd':>10}"
              f"{'Paddle f+b':>12}{'fast f+b':>10}{'speed-up':>10}"]
+    words: Dict[Optional[bool], str] = {True: "yes", False: "no"}  # the total's row: None
     for r in rows + [total]:
         shape = "x".join(map(str, r.get("input_shape", [])))
-        lowered = {True: "yes", False: "no"}.get(r.get("lowered"), "")
+        lowered = words.get(r.get("lowered"), "")
         lines.append(f"  {r['layer']:<13}{shape:<16}{lowered:<9}{r['paddle_ms']['fwd']:>11.2f}"
                      f"{r['fast_ms']['fwd']:>10.2f}{r['paddle_ms']['fwd_bwd']:>12.2f}"
                      f"{r['fast_ms']['fwd_bwd']:>10.2f}{r['speedup']:>9.2f}x")
@@ -465,13 +467,13 @@ def format_layers(rows: List[dict], total: dict) -> str:
 
 def benchmark_layers(args) -> dict:
     iters = min(args.iters or LAYERS_MAX_ITERS, LAYERS_MAX_ITERS)
-    report = {"machine": _machine(), "load_at_start": _load(), "batch_size": LAYERS_BATCH,
-              "iters": iters, "warmup": LAYERS_WARMUP}
+    report: Dict[str, Any] = {"machine": _machine(), "load_at_start": _load(),
+                              "batch_size": LAYERS_BATCH, "iters": iters, "warmup": LAYERS_WARMUP}
     print(f"convolutions of the MNIST DCGAN, batch {LAYERS_BATCH}, median ms of {iters} after "
           f"{LAYERS_WARMUP} warm-up; load average {report['load_at_start']} on "
           f"{report['machine']['cores']} cores ({report['machine']['cpu']})", flush=True)
     rows = measure_layers(LAYERS_BATCH, iters)
-    total = {"layer": "total"}
+    total: Dict[str, Any] = {"layer": "total"}
     for form in ("paddle_ms", "fast_ms"):
         total[form] = {k: sum(r[form][k] for r in rows) for k in ("fwd", "fwd_bwd")}
     total["speedup"] = total["paddle_ms"]["fwd_bwd"] / total["fast_ms"]["fwd_bwd"]
@@ -723,7 +725,8 @@ def benchmark(args) -> dict:
     iters = {name: args.iters or DEFAULT_ITERS[name] for name in all_settings}
     counts = {flag: {name: case_count(args, name, flag) for name in all_settings}
               for flag in DEFAULT_COUNTS}
-    report = {"machine": _machine(), "load_at_start": _load(), "iters": iters, **counts}
+    report: Dict[str, Any] = {"machine": _machine(), "load_at_start": _load(), "iters": iters,
+                              **counts}
     peak = matmul_peak_gflops()
     report["matmul_peak_gflops"] = peak
     print(f"matmul peak ({MATMUL_N}^3 float32, {report['machine']['env']['OMP_NUM_THREADS'] or '?'}"

@@ -332,7 +332,7 @@ def parse_set(item: str) -> dict:
     if not sep or not key:
         raise ConfigError(f"--set takes key=value, got {item!r}")
     try:
-        value = yaml.safe_load(text) if text else ""
+        value: Any = yaml.safe_load(text) if text else ""
     except yaml.YAMLError:
         raise ConfigError(f"--set {key}: cannot parse value {text!r}") from None
     for part in reversed(key.split(".")):
@@ -368,6 +368,7 @@ def load_conf_module(path: Path):
 @functools.lru_cache(maxsize=8)
 def _import_conf(path: Path, mtime_ns: int):
     spec = importlib.util.spec_from_file_location(f"paddle_gan_conf_{path.stem}", path)
+    assert spec is not None and spec.loader is not None  # a .py file has both
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
@@ -465,7 +466,7 @@ def flatten_settings(settings: Dict[str, Any], prefix: str = "") -> Dict[str, An
     """Nested settings -> {"optimizer.beta1": 0.5, ...}: what a resume compares and VisualDL's
     hyper-parameter table shows. Lists are joined by commas, booleans become 0/1 (VisualDL takes
     int, float or str), None and empty mappings are dropped."""
-    flat = {}
+    flat: Dict[str, Union[int, float, str]] = {}
     for name, value in dotted(settings, prefix).items():
         if isinstance(value, (list, tuple)):
             flat[name] = ",".join(str(v) for v in value)

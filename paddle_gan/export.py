@@ -38,6 +38,7 @@ def export_generator(loaded: Loaded, out_dir) -> dict:
     noise = sample_noise(CHECK_SAMPLES, CHECK_SEED, loaded.noise_dim, loaded.noise_distribution)
     classes = loaded.num_classes
     labels = balanced_labels(CHECK_SAMPLES, classes) if classes else None
+    assert loaded.generator is not None  # load_generator set it
     # The reference comes first: jit.save converts the layer's forward to a static program.
     expected = generate(loaded.generator, noise, labels)
     prefix = out_dir / MODEL_NAME
@@ -50,7 +51,7 @@ def export_generator(loaded: Loaded, out_dir) -> dict:
 
     model = paddle.jit.load(str(prefix))
     model.eval()
-    inputs = [paddle.to_tensor(noise)] + ([paddle.to_tensor(labels)] if classes else [])
+    inputs = [paddle.to_tensor(noise)] + ([paddle.to_tensor(labels)] if labels is not None else [])
     with paddle.no_grad():
         got = np.asarray(model(*inputs).numpy())
     if got.shape != expected.shape:

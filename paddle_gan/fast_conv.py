@@ -79,6 +79,7 @@ class FastConv2D(nn.Conv2D):
         if not _lowerable(self):
             return super().forward(x)
         (kh, kw), (sh, sw), pad = self._kernel_size, self._stride, self._padding
+        assert isinstance(pad, int)  # _lowerable
         n, _, h, w = x.shape
         oh, ow = _output_size(self, h, w)
         if not _thin(self, oh * ow):
@@ -101,6 +102,7 @@ class FastConv2DTranspose(nn.Conv2DTranspose):
             return super().forward(x, output_size)
         n, c, h, w = x.shape
         (kh, kw), (sh, sw), pad = self._kernel_size, self._stride, self._padding
+        assert isinstance(pad, int)  # _lowerable
         if not _thin(self, h * w):
             out = F.conv2d_transpose(x, self.weight, stride=self._stride, padding=pad)
             return _add_channel_bias(out, self.bias)

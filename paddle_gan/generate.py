@@ -28,6 +28,7 @@ def write_samples(loaded: Loaded, noise: np.ndarray, out_prefix, title: str,
     from .networks import generate
     from .render import samples_png
 
+    assert loaded.generator is not None  # load_generator set it
     samples = generate(loaded.generator, noise, labels)
     out_prefix = Path(out_prefix)
     storage.make_folder(out_prefix.parent, "output folder")

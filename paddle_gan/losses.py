@@ -60,6 +60,13 @@ class Loss:
     def g_loss(self, fake_out) -> paddle.Tensor:
         raise NotImplementedError
 
+    # An `apart` loss's D losses on each batch alone (the step calls them only when `apart`)
+    def d_real_loss(self, real_out) -> paddle.Tensor:
+        raise NotImplementedError
+
+    def d_fake_loss(self, fake_out) -> paddle.Tensor:
+        raise NotImplementedError
+
     @staticmethod
     def score(out) -> paddle.Tensor:
         """D's score of each sample, [N]: the one logit (v1: the real logit minus the fake)."""
@@ -254,6 +261,7 @@ class Objective:
 
     @staticmethod
     def class_loss(out: Judged) -> paddle.Tensor:
+        assert out.classes is not None and out.labels is not None  # a conditional D's, labelled
         return F.cross_entropy(out.classes, out.labels.reshape([-1, 1]))
 
     def _plus_aux(self, loss: paddle.Tensor, *outs: Judged) -> paddle.Tensor:
@@ -275,7 +283,8 @@ class Objective:
         return terms
 
     def logged(self, values: Dict[str, float]) -> Dict[str, float]:
-        aux = {name: values[name] for name in ("d_aux", "g_aux") if name in values}
+        aux: Dict[str, float] = {name: values[name] for name in ("d_aux", "g_aux")
+                                 if name in values}
         return {**self.loss.logged(values), **aux}
 
     def d_loss(self, real: Judged, fake: Judged) -> paddle.Tensor:

@@ -197,8 +197,9 @@ class Mirror:
         rel = f"{CHECKPOINTS}/{path.name}"
         self.folder.delete(f"{rel}/{MANIFEST}")  # an old manifest must not vouch for new files
         for name in CHECKPOINT_FILES:  # the manifest last: until it is there, no checkpoint
-            if data[name] is not None:
-                self.folder.write(f"{rel}/{name}", data[name])
+            raw = data[name]
+            if raw is not None:
+                self.folder.write(f"{rel}/{name}", raw)
 
     def _delete_checkpoint(self, name: str) -> None:
         rel = f"{CHECKPOINTS}/{name}"

@@ -103,7 +103,8 @@ def copy_pairs(pairs: Pairs) -> None:
     # In place, a deep copy: 1 us against 8 for assign. copy_ records no autograd history
     # (tested: the copy stays a leaf and its source gets no gradient), so no no_grad() needed.
     for _, src_tensor, dst_tensor in pairs:
-        dst_tensor.copy_(src_tensor, True)
+        # Paddle's stub declares copy_() without the (src, blocking) its C++ method takes
+        dst_tensor.copy_(src_tensor, True)  # type: ignore[call-arg]
 
 
 def average_pairs(pairs: Pairs, weight: float) -> None:
@@ -115,7 +116,7 @@ def average_pairs(pairs: Pairs, weight: float) -> None:
                                     paddle.bfloat16):
                 dst_tensor.lerp_(src_tensor, weight)
             else:
-                dst_tensor.copy_(src_tensor, True)
+                dst_tensor.copy_(src_tensor, True)  # type: ignore[call-arg]  # as in copy_pairs
 
 
 def _batch_norms(layer: nn.Layer):

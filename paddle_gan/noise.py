@@ -115,7 +115,8 @@ class RandomStream:
         return self._mine(drawn)
 
     def state_dict(self) -> dict:
-        return copy.deepcopy(self.rng.bit_generator.state)
+        # dict(): NumPy types the state as a Mapping; it is a fresh dict each time
+        return copy.deepcopy(dict(self.rng.bit_generator.state))
 
     def load_state_dict(self, state: dict) -> None:
         self.rng.bit_generator.state = copy.deepcopy(state)

@@ -31,6 +31,7 @@ What each kind's factory is:
 from __future__ import annotations
 
 import importlib
+import sys
 from importlib.metadata import entry_points
 from typing import Callable, Dict, List
 
@@ -60,10 +61,11 @@ class Registry:
     def _targets(self) -> Dict[str, str]:
         """Built-ins and entry points by name ("module:attribute"); a name in both is an error.
         Entry points are read each time (3 ms), so a package installed meanwhile is seen."""
-        found = entry_points()
         # Python 3.9's entry_points() is a dict by group; 3.10 added select()
-        group = found.select(group=self.group) if hasattr(found, "select") else found.get(
-            self.group, [])
+        if sys.version_info >= (3, 10):
+            group = entry_points().select(group=self.group)
+        else:
+            group = entry_points().get(self.group, [])
         installed = {ep.name: ep.value for ep in group}
         clash = sorted(self._builtins.keys() & installed.keys())
         if clash:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import IO, Union
 
 import matplotlib
 
@@ -21,6 +22,8 @@ import numpy as np  # noqa: E402
 PNG_METADATA = {"Software": None}
 GRID_SCALE = 3  # screen pixels per image pixel: an 8x8 grid of MNIST digits is 672 pixels wide
 TITLE_PIXELS = 30
+# Where a picture is written: a file, or a buffer (`samples_png`)
+Destination = Union[Path, IO[bytes]]
 
 
 def pass_title(pass_id: int, global_step: int, conditional: bool = False) -> str:
@@ -47,7 +50,7 @@ def image_grid(images: np.ndarray, pixel_range=(-1.0, 1.0), columns: int = 8) ->
     return (grid * 255 + 0.5).astype(np.uint8)
 
 
-def save_image_grid(images: np.ndarray, path: Path, pixel_range=(-1.0, 1.0),
+def save_image_grid(images: np.ndarray, path: Destination, pixel_range=(-1.0, 1.0),
                     title: str = "", columns: int = 8) -> None:
     """The grid, each image pixel drawn GRID_SCALE screen pixels wide, under its title."""
     grid = image_grid(images, pixel_range, columns)
@@ -130,7 +133,7 @@ def _mode_panels(points, dist, ax_scatter, ax_bars) -> None:
                       f"{found['high_quality']:.1%}")
 
 
-def save_points(points: np.ndarray, path: Path, title: str = "", distribution=None,
+def save_points(points: np.ndarray, path: Destination, title: str = "", distribution=None,
                 bins: int = 10) -> None:
     """Scatter over the true distribution's support (default: v1's unit square) next to a 2-D
     histogram on a bins x bins grid of its box, or for a mixture its high-quality counts per
@@ -150,7 +153,7 @@ def save_points(points: np.ndarray, path: Path, title: str = "", distribution=No
     plt.close(fig)
 
 
-def save_samples(samples: np.ndarray, path: Path, pixel_range=None, title: str = "",
+def save_samples(samples: np.ndarray, path: Destination, pixel_range=None, title: str = "",
                  distribution=None, columns: int = 8) -> None:
     """Images as a grid of `columns`, 2-D points as a scatter + histogram (`distribution`: their
     true one)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import random
 from pathlib import Path
-from typing import List
+from typing import Sequence, cast
 
 import numpy as np
 
@@ -92,7 +92,7 @@ def resolve_iters_per_pass(settings: Settings, data_size: int, batch: int) -> in
     """The setting, with "epoch" as the data's whole (global) batches."""
     if settings.iters_per_pass == "epoch":
         return max(1, data_size // batch)
-    return settings.iters_per_pass
+    return cast(int, settings.iters_per_pass)  # validated: "epoch" is the one word it takes
 
 
 def global_batch(settings: Settings, ranks: Ranks) -> int:
@@ -186,7 +186,7 @@ class Uploads(Plugin):
         self.mirror.sync()
 
 
-def run(settings: Settings, notes: List[str] = ()) -> TrainState:
+def run(settings: Settings, notes: Sequence[str] = ()) -> TrainState:
     """Train with `settings`; returns the final state (its stop_reason says if a signal came).
     `notes` are one-line notices gathered before the log existed (CPU set-up, settings)."""
     with OutputFolder(settings) as output:
@@ -201,7 +201,7 @@ def run(settings: Settings, notes: List[str] = ()) -> TrainState:
         return state
 
 
-def _run(settings: Settings, output: OutputFolder, notes: List[str]) -> TrainState:
+def _run(settings: Settings, output: OutputFolder, notes: Sequence[str]) -> TrainState:
     from .trainer import train
 
     output_dir, mirror = output.path, output.mirror

@@ -14,13 +14,17 @@ import logging
 import os
 import signal
 import sys
-from typing import Dict
+from types import FrameType
+from typing import Any, Callable, Dict, Optional, Union
 
 log = logging.getLogger(__name__)
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# What signal.signal takes and returns: a function, SIG_DFL or SIG_IGN, or None (a handler not
+# installed from Python)
+Handler = Union[Callable[[int, Optional[FrameType]], Any], int, signal.Handlers, None]
 
 
-def stop_at_once() -> Dict[int, object]:
+def stop_at_once() -> Dict[int, Handler]:
     """From now on SIGINT/SIGTERM end the process at once, with one line and exit code 130/143.
     Raising KeyboardInterrupt instead would, inside an import that C code runs, become an
     ImportError traceback. Returns the handlers it replaced (for `restore`)."""
@@ -34,7 +38,7 @@ def stop_at_once() -> Dict[int, object]:
     return {sig: signal.signal(sig, stop) for sig in SIGNALS}
 
 
-def restore(previous: Dict[int, object]) -> None:
+def restore(previous: Dict[int, Handler]) -> None:
     for sig, handler in previous.items():
         signal.signal(sig, handler)
 
@@ -54,7 +58,7 @@ def stop_after_step(state, saves: bool):
         log.info(f"{state.stop_reason} received: stopping after the current step{unsaved}")
         signal.signal(signal.SIGINT, previous[signal.SIGINT])
 
-    previous = {sig: signal.signal(sig, request_stop) for sig in SIGNALS}
+    previous: Dict[int, Handler] = {sig: signal.signal(sig, request_stop) for sig in SIGNALS}
     try:
         yield
     finally:

@@ -97,7 +97,8 @@ class GanStep:
         self.loss = objective.loss
         self._inputs: Optional[Tuple[paddle.Tensor, paddle.Tensor]] = None  # refilled each time
 
-    def to_device(self, real: np.ndarray, noise: np.ndarray, labels: Optional[np.ndarray] = None):
+    def to_device(self, real: np.ndarray, noise: np.ndarray, labels: Optional[np.ndarray] = None
+                  ) -> Tuple[paddle.Tensor, paddle.Tensor, Optional[paddle.Tensor]]:
         """(real, noise, labels) as tensors on the device (labels None when not given). The
         same two float tensors are refilled every iteration (no graph outlives a step): a copy
         into their memory, without set_value's checks (the shapes match, the dtypes are
@@ -138,7 +139,7 @@ class GanStep:
         shape = (real.shape[0],) + (1,) * (len(real.shape) - 1)
         return paddle.to_tensor(self.rng.uniform(shape))
 
-    def _penalised(self, d_loss, real, fake) -> Dict[str, object]:
+    def _penalised(self, d_loss, real, fake) -> Dict[str, paddle.Tensor]:
         """D's loss plus the loss's penalty, and the penalty as a term to log."""
         mix = self._mix(real) if self.loss.mixes else None
         penalty = self.loss.penalty(self.nets.dis_training, real, fake, mix)
@@ -200,7 +201,7 @@ class GanStep:
         return {"gen_train": _apply(self.nets, GEN, g)}
 
 
-def _penalty(update: Dict[str, object]) -> Dict[str, float]:
+def _penalty(update: Dict[str, paddle.Tensor]) -> Dict[str, float]:
     return {"penalty": float(update["penalty"])} if "penalty" in update else {}
 
 
@@ -247,19 +248,24 @@ class FastStep(GanStep):
 
     def _train_dis(self, forward: Forward) -> Dict[str, float]:
         nets, objective, batch = self.nets, self.objective, forward.batch
-        real = batch.real
+        real, fake_out = batch.real, forward.fake_out
+        assert fake_out is not None  # this step's forward judges the fake batch every time
         if self.loss.apart:
-            fake_loss = _apply(nets, DIS, objective.d_fake_loss(forward.fake_out))
+            fake_loss = _apply(nets, DIS, objective.d_fake_loss(fake_out))
             real_out = judged(nets.dis_training(real), batch.real_labels)
             update = self._penalised(objective.d_real_loss(real_out), real, None)
             return {"dis_train": (fake_loss + _apply(nets, DIS, update["total"])) / 2,
                     **_penalty(update)}
-        update = self._penalised(objective.d_loss(forward.real_out, forward.fake_out), real,
+        assert forward.real_out is not None  # judged by a forward for a D step (not apart)
+        update = self._penalised(objective.d_loss(forward.real_out, fake_out), real,
                                  forward.fake)
         return {"dis_train": _apply(nets, DIS, update["total"]), **_penalty(update)}
 
     def _train_gen(self, forward: Forward) -> Dict[str, float]:
         nets, g_batches, batch = self.nets, self.objective.g_batches, forward.batch
+        # a forward for a G step (not planned for D) keeps all three
+        assert forward.fake_out is not None and forward.fake_graph is not None
+        assert forward.fake is not None
         g = self.objective.g_loss(forward.fake_out)
         fakes, inputs = [forward.fake_graph], [forward.fake]
         if g_batches > 1:  # the extra batches' mean joins the forward's, weighted by size

@@ -27,13 +27,17 @@ import re
 import socket
 import time
 from pathlib import Path
-from typing import Iterator, Optional
+from types import ModuleType
+from typing import Iterator, Optional, cast
 from urllib.parse import urlsplit
 
 from .errors import UsageError
 
+fcntl: Optional[ModuleType]  # a module or None: the type checker cannot say so of an import
 try:
-    import fcntl
+    import fcntl as _fcntl
+
+    fcntl = _fcntl
 except ImportError:  # Windows: no flock; the run goes on unlocked (README)
     fcntl = None
 
@@ -93,7 +97,8 @@ def local_folder(url: str, root, kind: str) -> Path:
     if ".." in names or host in ("", ".", ".."):
         raise StorageError(f"{redact(url)}: a store's URL needs a host or bucket and no '..' in "
                            "its path")
-    return Path(root) / kind / url_scheme(url) / host / Path(*names)
+    scheme = cast(str, url_scheme(url))  # a store's URL (the callers check): it has one
+    return Path(root) / kind / scheme / host / Path(*names)
 
 
 def redact(url) -> str:
@@ -108,7 +113,8 @@ def redact(url) -> str:
 
 def describe(err: OSError) -> str:
     """Why an OSError happened, in words, with its errno name: 'no space left ... (ENOSPC)'."""
-    reason = REASONS.get(err.errno) or err.strerror or str(err) or type(err).__name__
+    known = REASONS.get(err.errno) if err.errno is not None else None
+    reason = known or err.strerror or str(err) or type(err).__name__
     code = errno.errorcode.get(err.errno) if err.errno else None
     return f"{reason} ({code})" if code else reason
 

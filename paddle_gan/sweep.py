@@ -25,10 +25,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 from .config import dotted
 from .errors import UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .metrics.two_d import TrueDistribution
 
 FORMAT = "paddle_gan.sweep/1"
 SPEC_KEYS = ("grid", "set", "metrics", "output_dir")
@@ -47,7 +52,7 @@ def _is_scalar(value) -> bool:
     return isinstance(value, (str, int, float, bool))
 
 
-def read_spec(sweep_file: Optional[str] = None, axes: List[str] = (), sets: List[str] = (),
+def read_spec(sweep_file: Optional[str] = None, axes: Sequence[str] = (), sets: Sequence[str] = (),
               metric_names: Optional[str] = None, output_dir: Optional[str] = None) -> dict:
     """{"grid": {axis: [values]}, "set": {key: value}, "metrics": [..] or None, "output_dir"}
     from the sweep file and the command line's `--grid KEY=V1,V2`, `--set KEY=VALUE`,
@@ -236,7 +241,8 @@ def run_cells(cells: list, jobs: int, env: dict) -> int:
     todo = [cell for cell in cells if finished(cell) is None]
     print(f"{len(cells)} cells, {len(cells) - len(todo)} finished already, {len(todo)} to train "
           f"({jobs} at once)", flush=True)
-    running, failed, done = {}, 0, len(cells) - len(todo)
+    running: Dict[subprocess.Popen, Tuple[dict, float]] = {}  # process -> (cell, its start)
+    failed, done = 0, len(cells) - len(todo)
 
     def terminate(signum, frame):
         raise InterruptedError(signal.Signals(signum).name)
@@ -332,7 +338,7 @@ def table_columns(spec: dict, records: list) -> list:
 def settings_of(cells: list, grid: dict) -> list:
     """[(values without the seed, [cells])] in grid order: what a table row and a tile show."""
     axes = [axis for axis in grid if axis != SEED_AXIS]
-    groups = {}
+    groups: Dict[tuple, Tuple[dict, list]] = {}
     for cell in cells:
         key = tuple(_text(cell["values"][axis]) for axis in axes)
         groups.setdefault(key, ({a: cell["values"][a] for a in axes}, []))[1].append(cell)
@@ -368,7 +374,7 @@ def write_table(spec: dict, cells: list, path: Path) -> None:
         shown = [_spread(_values([record], name)) for name in columns]
         lines.append(f"| {cell['name']} | {record['status']} | " + " | ".join(shown)
                      + f" | {record['seconds']:.0f} s |")
-    real = {}
+    real: Dict[Optional[str], dict] = {}  # data -> the metrics of its real samples
     for record in filter(None, records.values()):
         metrics = record.get("metrics") or {}
         if metrics.get("real"):
@@ -396,7 +402,8 @@ def write_panel(spec: dict, cells: list, path: Path) -> None:
     from .networks import generate
     from .render import save_panel
 
-    tiles = []
+    # (caption, samples, pixel_range, distribution): see render.save_panel
+    tiles: List[Tuple[str, Optional[np.ndarray], Optional[tuple], Optional[TrueDistribution]]] = []
     for values, group in settings_of(cells, spec["grid"]):
         caption = " ".join(f"{short_name(axis)}={_text(v)}" for axis, v in values.items())
         done = [(c, finished(c)) for c in group if finished(c)]
@@ -412,6 +419,7 @@ def write_panel(spec: dict, cells: list, path: Path) -> None:
         seed = cell["values"].get(SEED_AXIS)
         caption += f"\n{'seed ' + str(seed) + ': ' if seed is not None else ''}"
         caption += " ".join(summary(record.get("metrics")).split()[:4])  # two metrics
+        assert loaded.generator is not None  # load_generator set it
         samples = generate(loaded.generator, loaded.fixed_noise)
         tiles.append((caption, samples, loaded.pixel_range, true_distribution(
             loaded.data_settings)))

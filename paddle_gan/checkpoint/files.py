@@ -102,7 +102,8 @@ def save_checkpoint(directory, name: str, arrays: dict[str, np.ndarray], meta: d
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{final}: meta is not JSON-serialisable ({_one_line(e)})") from None
     buf = io.BytesIO()
-    np.savez(buf, **encoded)
+    # NumPy's stub lets a **mapping's key be allow_pickle (a bool); these keys are prefixed
+    np.savez(buf, **encoded)  # type: ignore[arg-type]
     data = {ARRAYS: buf.getvalue(), META: meta_bytes}
     files = {fname: {"size": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
              for fname, raw in data.items()}

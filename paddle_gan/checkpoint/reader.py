@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
 import numpy as np
 
@@ -25,13 +25,16 @@ from ..runtime import select_device
 from .files import MANIFEST, list_checkpoints, load_checkpoint, newest_valid
 from .train_state import FORMAT, MALFORMED, READABLE_FORMATS, check_fixed_noise, load_tensors
 
+if TYPE_CHECKING:
+    from ..networks import Generator
+
 DATA_KEYS = ("data", "data_dir", "ring", "grid")
 
 
 @dataclass
 class Loaded:
     path: Path  # the checkpoint folder
-    generator: object  # paddle_gan.networks.Generator, in eval mode
+    generator: Optional[Generator]  # in eval mode (None only inside load_generator)
     meta: dict
     fixed_noise: np.ndarray
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-from typing import TYPE_CHECKING, Dict, List, Protocol, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Protocol, Sequence, Tuple, cast
 
 import numpy as np
 
@@ -23,6 +23,8 @@ from ..roles import DIS, GEN
 from ..state import StepResult
 
 if TYPE_CHECKING:
+    import paddle
+
     from ..state import TrainState
 
 log = logging.getLogger(__name__)
@@ -82,9 +84,9 @@ class Stateful(Protocol):
 
 # --- what goes into a checkpoint -------------------------------------------------------------
 
-def _parameters(nets) -> Dict[str, object]:
+def _parameters(nets) -> Dict[str, paddle.Tensor]:
     """`<network>/<name>` -> parameter, over the three networks (optimiser state's keys)."""
-    params = {}
+    params: Dict[str, paddle.Tensor] = {}
     for net in NETWORKS:
         for name, param in getattr(nets, net).named_parameters():
             params.setdefault(f"{net}/{name}", param)
@@ -106,7 +108,8 @@ def collect(state: TrainState, plugins: Sequence[Stateful], pass_end: bool = Fal
     for opt in OPTIMIZERS:  # Adam's moments and beta powers, `<accumulator>/<network>/<name>`
         for key, value in compat.optimizer_state(getattr(nets, opt), params).items():
             arrays[f"opt/{opt}/{key}"] = value
-    legacy = np.random.get_state()
+    # NumPy's stub types get_state() as get_state(legacy=False)'s dict; the default is this tuple
+    legacy = cast(Tuple[str, np.ndarray, int, int, float], np.random.get_state())
     arrays["rng/numpy_global_keys"] = legacy[1]
     py_version, py_internal, py_gauss = random.getstate()
     resume_at = (state.pass_id + 1, 0) if pass_end else (state.pass_id, state.iteration)
@@ -237,7 +240,7 @@ def restore(state: TrainState, plugins: Sequence[Stateful], arrays: Dict[str, np
                 plugin.load_state_dict(saved_plugins[plugin.name])
     except MALFORMED as e:
         raise CheckpointError(f"{where}: incomplete or malformed train state "
-                              f"({type(e).__name__}: {shorten(e, 120)})") from None
+                              f"({type(e).__name__}: {shorten(str(e), 120)})") from None
     unused = sorted(set(saved_plugins) - {p.name for p in plugins})
     if unused:
         log.info(f"checkpoint: state of plugin(s) {', '.join(unused)} not used by this run")

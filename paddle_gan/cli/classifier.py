@@ -69,6 +69,7 @@ def train_extractor(args) -> int:
     optimizer = paddle.optimizer.Adam(schedule, parameters=model.parameters())
 
     start = time.time()
+    assert train.labels is not None  # MNIST is labelled
     for epoch in range(args.epochs):
         model.train()
         order = rng.permutation(len(train))

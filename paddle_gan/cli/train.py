@@ -149,4 +149,4 @@ def _main(argv: Optional[List[str]], prog: str) -> int:
     if args.download:
         download(settings)
     state = run(settings, notes)
-    return EXIT_SIGNAL.get(state.stop_reason, EXIT_OK)
+    return EXIT_SIGNAL.get(state.stop_reason or "", EXIT_OK)  # None: not stopped by a signal

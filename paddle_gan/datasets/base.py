@@ -87,6 +87,7 @@ class BatchSampler:
             self._shuffle(max(self.shuffle_id, 0))
         if self.position + self.batch_size > self.num_samples:
             self._shuffle(self.shuffle_id + 1)
+        assert self._order is not None  # _shuffle set it
         indices = self._order[self.position : self.position + self.batch_size]
         self.position += self.batch_size
         return indices

@@ -17,19 +17,24 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Dict, Optional
+from typing import TYPE_CHECKING, Dict, Optional, Union, cast
 
 from ..errors import DataError
 
+if TYPE_CHECKING:
+    import numpy as np
+
 CACHE_NAME = ".paddle_gan-verified.json"
 MAX_CACHE_BYTES = 1 << 16
+Data = Union[bytes, "np.ndarray"]  # a file's contents: bytes, or uint8 as NumPy read them
 
 
-def md5(data: bytes) -> str:
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+def md5(data: Data) -> str:
+    # hashlib reads any buffer; NumPy's stub gives ndarray the buffer protocol from Python 3.12
+    return hashlib.md5(cast(bytes, data), usedforsecurity=False).hexdigest()
 
 
-def verify(path: Path, data: bytes, official_size: int, expected_md5: Optional[str],
+def verify(path: Path, data: Data, official_size: Optional[int], expected_md5: Optional[str],
            refetch: str) -> None:
     """DataError unless `data` (the contents of `path`, uncompressed) is the official file:
     checked when it has the official size and an expected MD5 is known."""

@@ -59,9 +59,9 @@ def read_idx(path: Union[str, Path], magic: int, verify: bool = True) -> np.ndar
     `verify`: hold a file of an official name and size to the official MD5."""
     path = Path(path)
     data = _read_bytes(path)
-    size, expected = OFFICIAL.get(path.name.removesuffix(".gz"), (None, None))
+    size, official_md5 = OFFICIAL.get(path.name.removesuffix(".gz"), (None, None))
     if verify:
-        checksums.verify(path, data, size, expected, SCRIPT)
+        checksums.verify(path, data, size, official_md5, SCRIPT)
     ndim = magic & 0xFF  # the low byte of the magic number is the number of dimensions
     header = 4 + 4 * ndim
     if len(data) < header:

@@ -96,7 +96,8 @@ def save_classifier(model: LeNet, path: PathLike, extra: Optional[dict] = None) 
     arrays = {name: value.numpy() for name, value in model.state_dict().items()}
     arrays["arch"] = np.array([*model.channels, model.hidden], dtype=np.int64)
     buffer = io.BytesIO()  # a file object, so np.savez cannot append its own suffix
-    np.savez(buffer, **arrays)
+    # NumPy's stub lets a **mapping's key be allow_pickle (a bool); these are weight names
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
     storage.make_folder(path.parent, "the classifier's folder")
     storage.write_bytes(path, buffer.getvalue(), "classifier")
     sha = file_sha256(path)

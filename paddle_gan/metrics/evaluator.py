@@ -18,7 +18,7 @@ import json
 import logging
 import math
 from pathlib import Path
-from typing import Optional, Union
+from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
 
@@ -103,6 +103,7 @@ def mnist_reference(model: LeNet, data_dir: PathLike, cache_dir: PathLike) -> Re
     """The MNIST test split's feature statistics under `model`: cached, or computed and cached."""
     from ..datasets.mnist import load_mnist
 
+    assert model.sha256 is not None  # load_extractor's model: loaded, so identified
     path = reference_cache_path(cache_dir, model.sha256)
     fresh = not path.is_file()
     reference = reference_stats(path, model, REFERENCE_SPLIT,
@@ -128,6 +129,7 @@ def mnist_floor(model: LeNet, reference: ReferenceStats, data_dir: PathLike,
     from ..datasets.mnist import load_mnist
     from ..storage import write_bytes
 
+    assert model.sha256 is not None  # load_extractor's model: loaded, so identified
     path = floor_cache_path(cache_dir, model.sha256, n_samples, seed)
     wanted = {"extractor_sha256": model.sha256, "n_samples": n_samples, "seed": seed,
               "reference_split": reference.split, "reference_n_samples": reference.n_samples,
@@ -160,7 +162,8 @@ class Evaluator:
             self.kind = "images"
         else:
             self.kind = "modes" if isinstance(distribution, GaussianMixture2D) else "points"
-        self._floor, self._floors = floor, {}
+        self._floor = floor
+        self._floors: Dict[Tuple[int, int], Optional[dict]] = {}  # (n_samples, seed) -> real()
         self.class_reference = class_reference  # set: the generator is conditional
         self.num_classes = len(class_reference.means) if class_reference else 0
 
@@ -203,9 +206,12 @@ class Evaluator:
             low, high = self.pixel_range  # the extractor reads MNIST as [-1, 1]
             if (low, high) != (-1.0, 1.0):
                 samples = (samples - low) * np.float32(2 / (high - low)) - np.float32(1)
+            # an images evaluator has both (build_evaluator)
+            assert self.extractor is not None and self.reference is not None
             result = evaluate_images(samples, self.extractor, self.reference, seed=seed,
                                      checkpoint=checkpoint, pass_id=pass_id)
             if self.num_classes:
+                assert labels is not None and self.class_reference is not None  # conditional
                 result.update(evaluate_conditional(samples, labels, self.extractor,
                                                    self.class_reference))
         result["data"] = self.data
@@ -240,6 +246,7 @@ def build_evaluator(settings: Settings, classifier: Optional[PathLike] = None,
     classes = None
     if num_classes:
         test = load_mnist(data_dir, REFERENCE_SPLIT)
+        assert test.labels is not None  # MNIST is labelled
         classes = class_reference(model, test.samples, test.labels, num_classes)
     return Evaluator(settings.data, extractor=model, reference=reference,
                      floor=lambda n, seed: mnist_floor(model, reference, data_dir,

@@ -100,8 +100,8 @@ class GaussianMixture2D(TrueDistribution):
         self.name, self.sigma, self.layout = name, float(sigma), dict(layout)
         self.means = np.asarray(means, dtype=np.float64).reshape(-1, 2)
         margin = 4.0 * self.sigma
-        self.low = tuple(float(v) for v in self.means.min(axis=0) - margin)
-        self.high = tuple(float(v) for v in self.means.max(axis=0) + margin)
+        low, high = self.means.min(axis=0) - margin, self.means.max(axis=0) + margin
+        self.low, self.high = (float(low[0]), float(low[1])), (float(high[0]), float(high[1]))
 
     def nearest(self, points: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Index of each point's nearest mode and the distance to it (inf for non-finite points)."""

@@ -34,6 +34,7 @@ class CheckpointPlugin(Plugin):
         self.every, self.keep_last = options.every_n_iters, options.keep_last
 
     def _save(self, state: TrainState, reason: str, pass_end: bool = False) -> None:
+        assert state.checkpointer is not None  # the run sets it before training starts
         saved = state.checkpointer.save(state, reason, pass_end)
         if saved is not None and state.is_writer:
             state.checkpointer.rotate(self.keep_last)

@@ -17,7 +17,7 @@ import inspect
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Dict, Optional
+from typing import TYPE_CHECKING, Dict, Optional
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from ..noise import draw
 from ..registry import DATASETS
 from ..state import TrainState
 from .base import Plugin
+
+if TYPE_CHECKING:
+    from ..datasets.base import ArrayDataset
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +57,7 @@ class HistoryPlugin(Plugin):
 
     def __init__(self, options: Options):
         self.options = options
-        self._test = None
+        self._test: Optional[ArrayDataset] = None
         self._pass: Optional[int] = None  # the pass the sums belong to
         self._sums: Dict[str, float] = {}  # of each term, over the iterations that logged it
         self._counts: Dict[str, int] = {}  # (a penalty: the D steps only)
@@ -108,6 +111,7 @@ class HistoryPlugin(Plugin):
         from ..losses import judged
 
         nets, objective, test = state.nets, state.step.objective, self._test
+        assert test is not None  # on_pass_end measures only with a test split
         chunk = CHUNK // nets.packing * nets.packing
         rng = np.random.default_rng(self.options.seed)
         noise = draw(rng, (3 * n_real, nets.noise_dim), state.settings.noise)  # D's, then G's

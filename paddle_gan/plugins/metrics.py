@@ -25,6 +25,7 @@ from ..config import MAX_COUNT, MAX_SEED
 from ..errors import ConfigError, DataError, UsageError
 from ..metrics.classifier import ExtractorError
 from ..metrics.evaluator import (
+    Evaluator,
     MetricsUnavailable,
     build_evaluator,
     check_sample_count,
@@ -56,7 +57,7 @@ class MetricsPlugin(Plugin):
 
     def __init__(self, options: Options):
         self.options = options
-        self._evaluator = None
+        self._evaluator: Optional[Evaluator] = None
 
     def on_train_start(self, state: TrainState) -> None:
         if not self.options.every_n_passes:

@@ -64,7 +64,7 @@ class VisualDLPlugin(Plugin):
         self.every = options.every_n_iters
         self.hist_every = options.histogram_every_n_iters
         self.buckets = options.histogram_buckets
-        self._writer = None
+        self._writer: Optional[Any] = None  # a visualdl.LogWriter (VisualDL has no types)
         self._file_name: Optional[str] = None  # restored on resume: append to the same file
 
     def state_dict(self) -> Dict[str, Any]:
@@ -75,7 +75,7 @@ class VisualDLPlugin(Plugin):
 
     def on_train_start(self, state: TrainState) -> None:
         logdir = state.output_dir / "vdl"
-        resumed = bool(self._file_name) and (logdir / self._file_name).is_file()
+        resumed = bool(self._file_name and (logdir / self._file_name).is_file())
         self._writer = open_log_writer(logdir, self._file_name or "")
         if self._writer is None:
             return
@@ -88,6 +88,7 @@ class VisualDLPlugin(Plugin):
         self._mark, self._iters_since_write = time.perf_counter(), 0
 
     def _log_settings(self, state: TrainState) -> None:
+        assert self._writer is not None  # on_train_start opened it
         settings = settings_to_dict(state.settings)
         self._writer.add_hparams(flatten_settings(settings), HPARAM_METRICS)
         text = yaml.safe_dump(settings, sort_keys=False)
