@@ -1,10 +1,10 @@
 """The later Keras AC-GAN generator (keras/examples/mnist_acgan.py after its 2017 rewrite) with
 conf/acgan.py's discriminator, training and class conditioning.
 
-Why a second AC-GAN conf: conf/acgan.py's generator (the example's first version, no
-normalisation) drives every pixel to tanh's floor, -1, within its first 10 G updates here, in
-Paddle and in a PyTorch copy of the same recipe alike, and does not come back (README). The
-rewrite's generator normalises its feature maps:
+Why a second AC-GAN conf: conf/acgan.py's generator (the example's first version, no normalisation)
+drives every pixel to tanh's floor, -1, within its first 10 G updates here, in Paddle and in a
+PyTorch copy of the same recipe alike, and does not come back (docs/conditional.md). The rewrite's
+generator normalises its feature maps:
 
 G: noise (100, uniform on [-1, 1]) times a learned class embedding (10 x 100); Dense 3x3x384
 relu; reshape; transposed conv 192 5x5 "valid" relu (3 -> 7); batch norm; transposed conv 96

@@ -368,7 +368,8 @@ def load_conf_module(path: Path):
 @functools.lru_cache(maxsize=8)
 def _import_conf(path: Path, mtime_ns: int):
     spec = importlib.util.spec_from_file_location(f"paddle_gan_conf_{path.stem}", path)
-    assert spec is not None and spec.loader is not None  # a .py file has both
+    if spec is None or spec.loader is None:  # Python imports .py files (and packages) only
+        raise ConfigError(f"conf module {path}: not a Python file (a conf module is a .py file)")
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)

@@ -82,6 +82,10 @@ class Registry:
     def names(self) -> List[str]:
         return sorted(self._targets().keys() | self._added.keys())
 
+    def builtin_names(self) -> List[str]:
+        """The names that ship with paddle_gan (what its docs describe)."""
+        return sorted(self._builtins)
+
     def check(self, name: str, where: str = "") -> None:
         """Raise ConfigError unless `name` is registered."""
         names = self.names()

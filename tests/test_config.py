@@ -185,3 +185,12 @@ def test_a_plugin_option_out_of_range_is_exit_2(option, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
     assert err.startswith(f"error: plugin_options.{option.split('=')[0]} must be at least")
+
+
+def test_a_conf_that_is_not_a_python_file_is_one_line(tmp_path):
+    from paddle_gan.config import load_conf_module
+
+    text = tmp_path / "conf.txt"
+    text.write_text("NOISE_DIM = 2\n")
+    with pytest.raises(ConfigError, match="not a Python file"):
+        load_conf_module(text)
