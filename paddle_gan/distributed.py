@@ -7,7 +7,7 @@ Under the launcher each rank computes its shard of every global batch, then:
   rank's stop request), so every rank's scheduler makes the same decision and all stop at the
   same step;
 - `average_gradients` averages a network's gradients before its update: one coalesced
-  all-reduce of all of them (measured against `paddle.DataParallel` in the README);
+  all-reduce of all of them (measured against `paddle.DataParallel` in docs/distributed.md);
 - `wait_for_all` is a barrier through the launcher's key-value store, which waits as long as it
   takes: gloo's own collectives give up after 30 s, and rank 0 alone may spend longer at a pass
   end (pictures, metrics, a checkpoint);

@@ -38,7 +38,7 @@ SCHEMES = {
     "s3a": ("s3fs", INSTALL_REMOTE),
     "webhdfs": ("fsspec", INSTALL_REMOTE),
     "hdfs": ("pyarrow", "pip install pyarrow, and Hadoop's client (libhdfs) on this machine: "
-             "README, Data and outputs on shared storage"),
+             "docs/storage.md"),
 }
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)  # seconds before each new try: 5 tries over 15 s
 # Failures that no retry mends: the store answered, and the answer is no.
@@ -170,8 +170,8 @@ def fetch_folder(url: str, dest: Path, options: Optional[dict] = None) -> Path:
     folder = open_folder(url, options)
     files = folder.files()
     if not files:
-        raise DataError(f"{folder.name}: no files there (upload the data first: README, Data and "
-                        "outputs on shared storage)")
+        raise DataError(f"{folder.name}: no files there (upload the data first: "
+                        "docs/storage.md)")
     fetched = 0
     for rel, size in sorted(files.items()):
         target = dest.joinpath(*rel.split("/"))

@@ -116,7 +116,7 @@ def select_device(use_gpu, gpu_id: int, launched: bool = False) -> str:
     if use_gpu and not has_cuda:
         raise DeviceError(
             "--use_gpu 1 asked for a GPU, but this Paddle build has no CUDA: install the GPU "
-            "build (pip install paddlepaddle-gpu, see README) or run with --use_gpu 0"
+            "build (pip install paddlepaddle-gpu, see docs/install.md) or run with --use_gpu 0"
         )
     count = paddle.device.cuda.device_count() if has_cuda else 0
     if use_gpu and gpu_id >= count:

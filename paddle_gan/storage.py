@@ -38,7 +38,7 @@ try:
     import fcntl as _fcntl
 
     fcntl = _fcntl
-except ImportError:  # Windows: no flock; the run goes on unlocked (README)
+except ImportError:  # Windows: no flock; the run goes on unlocked (docs/reliability.md)
     fcntl = None
 
 LOCK_NAME = ".lock"

@@ -31,16 +31,16 @@ layers, for debugging), plugins (e.g. '[console,samples]'), plugin_options.<plug
 storage_options.<name> (fsspec's options for URLs: credentials, endpoint_url; masked wherever
 settings are written), remote_cache (where URLs are cached and staged; default output/remote).
 data_dir, --output_dir and --resume take s3://, hdfs:// and webhdfs:// URLs (pip install -e
-".[remote]"; README: Data and outputs on shared storage).
-Plugins: {plugins} (options: README).
-Data sources: {datasets}; a package adds its own through entry points (README).
+".[remote]"; docs/storage.md).
+Plugins: {plugins} (options: docs/settings.md).
+Data sources: {datasets}; a package adds its own through entry points (docs/extending.md).
 
 Exit codes: 0 done, 2 bad usage/config/data/checkpoint/device/output folder (one line), 3
 diverged (NaN/Inf, or data-parallel ranks that differ), 4 another process of a data-parallel run
 stopped, 130/143 stopped by SIGINT/SIGTERM (after saving a checkpoint, when the checkpoint plugin
 is on).
 Data-parallel: python -m paddle.distributed.launch --nproc_per_node N tools/gan_trainer.py ...
-(README: Several processes or machines; batch_split says how batch_size is shared).
+(docs/distributed.md; batch_split says how batch_size is shared).
 
 More commands: paddle-gan generate (samples from a checkpoint), export (inference model),
 evaluate (metrics of a checkpoint), sweep (a grid of runs), benchmark (speed and memory),
@@ -124,7 +124,7 @@ def download(settings) -> None:
             f"(exit {result.returncode}, its reason above); without a network, put the files in a "
             "folder and run "
             f"`{variable}_SOURCE=FOLDER bash data/{script}`, or point --set data_dir=FOLDER at "
-            "them (README: MNIST and CIFAR-10)")
+            "them (docs/images.md)")
 
 
 def main(argv: Optional[List[str]] = None, prog: str = "paddle-gan train") -> int:

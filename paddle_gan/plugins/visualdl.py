@@ -56,7 +56,7 @@ class VisualDLPlugin(Plugin):
     @dataclass
     class Options:
         every_n_iters: int = field(default=10, metadata={"min": 1, "max": MAX_COUNT})  # scalars
-        # parameter histograms every M iterations; 0: off (they cost time, see the README)
+        # parameter histograms every M iterations; 0: off (they cost time: docs/visualdl.md)
         histogram_every_n_iters: int = field(default=0, metadata={"min": 0, "max": MAX_COUNT})
         histogram_buckets: int = field(default=30, metadata={"min": 1, "max": 10_000})
 
