@@ -46,24 +46,27 @@ class OptimizerSettings:
     beta1/beta2 are Adam's, rho RMSProp's, momentum RMSProp's and SGD's."""
 
     name: str = field(default="adam", metadata={"registry": OPTIMIZERS})
-    learning_rate: float = field(default=1e-4, metadata={"min": 1e-12, "max": 100.0})
-    beta1: float = field(default=0.5, metadata={"min": 0.0, "max": 0.999999})
-    beta2: float = field(default=0.999, metadata={"min": 0.0, "max": 0.999999})
-    epsilon: float = field(default=1e-8, metadata={"min": 1e-16, "max": 1.0})
-    rho: float = field(default=0.9, metadata={"min": 0.0, "max": 0.999999})
+    learning_rate: float = field(default=1e-4, metadata={"min": 1e-12, "max": 100.0})  # v1's
+    beta1: float = field(default=0.5, metadata={"min": 0.0, "max": 0.999999})  # Adam's, v1's
+    beta2: float = field(default=0.999, metadata={"min": 0.0, "max": 0.999999})  # Adam's
+    epsilon: float = field(default=1e-8, metadata={"min": 1e-16, "max": 1.0})  # in the divisor
+    rho: float = field(default=0.9, metadata={"min": 0.0, "max": 0.999999})  # RMSProp's decay
+    # RMSProp's and SGD's (SGD with momentum > 0 is Paddle's Momentum)
     momentum: float = field(default=0.0, metadata={"min": 0.0, "max": 0.999999})
     # the learning rate over the run: constant ("none"), or from `decay_start` (a share of the
     # run's iterations) down to 0 at its last iteration, in a line or a half cosine
     decay: str = field(default="none", metadata={"choices": ("none", "linear", "cosine")})
-    decay_start: float = field(default=0.0, metadata={"min": 0.0, "max": 0.999})
+    decay_start: float = field(default=0.0, metadata={"min": 0.0, "max": 0.999})  # 0.3: 30%
 
 
 @dataclass
 class LossSettings:
+    # v1: the demo's two-logit softmax; minimax and non_saturating: Goodfellow et al.'s; lsgan;
+    # hinge; wgan_gp (docs/losses.md)
     name: str = field(default="v1", metadata={"registry": LOSSES})
     # one-sided label smoothing for the logistic losses: the real label (0.9 is the usual)
     real_label: float = field(default=1.0, metadata={"min": 0.5, "max": 1.0})
-    gp_lambda: float = field(default=10.0, metadata={"min": 0.0, "max": 1e6})  # wgan_gp
+    gp_lambda: float = field(default=10.0, metadata={"min": 0.0, "max": 1e6})  # WGAN-GP's weight
     # R1 penalty (gamma/2 E||grad D(real)||^2), for the logistic losses; 0: off
     r1_gamma: float = field(default=0.0, metadata={"min": 0.0, "max": 1e6})
     # a conditional conf (NUM_CLASSES): weight of the auxiliary class cross-entropy (AC-GAN)
@@ -75,11 +78,13 @@ class LossSettings:
 
 @dataclass
 class SchedulerSettings:
+    # loss_based: v1's, train the network with the larger forward loss; alternate: fixed steps
     name: str = field(default="loss_based", metadata={"registry": SCHEDULERS})
-    max_strike: int = field(default=5, metadata={"min": 1, "max": MAX_COUNT})  # loss_based
+    # loss_based: at most this many picks of the same network in a row (v1: 5)
+    max_strike: int = field(default=5, metadata={"min": 1, "max": MAX_COUNT})
     # alternate: d_steps D steps, then g_steps G steps
     d_steps: int = field(default=1, metadata={"min": 1, "max": MAX_COUNT})
-    g_steps: int = field(default=1, metadata={"min": 1, "max": MAX_COUNT})
+    g_steps: int = field(default=1, metadata={"min": 1, "max": MAX_COUNT})  # then G steps
 
 
 @dataclass
@@ -88,8 +93,8 @@ class EmaSettings:
     picture and metric and is exported): after each G update from iteration `start` on,
     generator += (1 - decay) * (G - generator); 0: off, the generator is a copy of G (v1)."""
 
-    decay: float = field(default=0.0, metadata={"min": 0.0, "max": 0.999999})
-    start: int = field(default=0, metadata={"min": 0, "max": MAX_COUNT})
+    decay: float = field(default=0.0, metadata={"min": 0.0, "max": 0.999999})  # 0.999: ~1000
+    start: int = field(default=0, metadata={"min": 0, "max": MAX_COUNT})  # copies until then
 
 
 # The 2-D mixtures' layouts and spreads; the defaults are PacGAN's synthetic experiments (Lin et
@@ -97,20 +102,22 @@ class EmaSettings:
 # {-4,-2,0,2,4}^2) with sigma 0.05. Only the section of the run's own data source is read.
 @dataclass
 class RingSettings:
-    modes: int = field(default=8, metadata={"min": 1, "max": 1000})
-    radius: float = field(default=1.0, metadata={"min": 1e-6, "max": 1e6})
-    sigma: float = field(default=0.01, metadata={"min": 1e-9, "max": 1e6})
+    modes: int = field(default=8, metadata={"min": 1, "max": 1000})  # Gaussians on the circle
+    radius: float = field(default=1.0, metadata={"min": 1e-6, "max": 1e6})  # the circle's
+    sigma: float = field(default=0.01, metadata={"min": 1e-9, "max": 1e6})  # each Gaussian's
 
 
 @dataclass
 class GridSettings:
     side: int = field(default=5, metadata={"min": 1, "max": 31})  # side x side modes
+    # between neighbours; the grid is centred on 0 (means {-4,-2,0,2,4}^2)
     spacing: float = field(default=2.0, metadata={"min": 1e-6, "max": 1e6})
-    sigma: float = field(default=0.05, metadata={"min": 1e-9, "max": 1e6})
+    sigma: float = field(default=0.05, metadata={"min": 1e-9, "max": 1e6})  # each Gaussian's
 
 
 @dataclass
 class Settings:
+    # the data source (-d): the 2-D uniform square, ring or grid; MNIST or CIFAR-10 images
     data: str = field(default="uniform", metadata={"registry": DATASETS})
     # the conf module; a relative path is from the current folder, else one that ships with
     # paddle_gan (conf/...)
@@ -123,18 +130,20 @@ class Settings:
     # MNIST/CIFAR files of the official size must have the official checksum; false: train on
     # another data set in the same format (Fashion-MNIST, say)
     verify_data: bool = True
+    # passes to train; after each a picture, metrics and a checkpoint (with their plugins)
     num_passes: int = field(default=100, metadata={"min": 1, "max": MAX_COUNT})
     # or "epoch": as many iterations as the data has whole batches
     iters_per_pass: Union[int, str] = field(default=10_000, metadata={
         "min": 1, "max": MAX_COUNT, "words": ("epoch",)})
-    batch_size: int = field(default=128, metadata={"min": 1, "max": 1 << 20})
+    batch_size: int = field(default=128, metadata={"min": 1, "max": 1 << 20})  # v1: 128
     # data-parallel (paddle.distributed.launch): batch_size is the whole step's batch, each of
     # N processes taking batch_size / N ("global"), or each process's ("per_process": the
     # step's batch is N x batch_size)
     batch_split: str = field(default="global", metadata={"choices": ("global", "per_process")})
+    # every random stream of the run (data, noise, shuffles, init): same seed, same results
     seed: int = field(default=1, metadata={"min": 0, "max": MAX_SEED})
     use_gpu: Optional[bool] = None  # None: GPU when the build and a device are there
-    gpu_id: int = field(default=0, metadata={"min": 0, "max": 1023})
+    gpu_id: int = field(default=0, metadata={"min": 0, "max": 1023})  # which GPU
     output_dir: str = ""  # default: output/<data>; a URL is staged locally and uploaded
     resume: str = ""  # "", "auto" or a checkpoint path (or URL)
     # fsspec's options for URLs (credentials, endpoint_url, ...); every value is masked wherever
@@ -142,12 +151,14 @@ class Settings:
     storage_options: Dict[str, Any] = field(default_factory=dict, metadata={"free": True})
     # where data read from a URL is cached and a run writing to a URL is staged on this machine
     remote_cache: str = ""  # default: output/remote
+    # fast: the same numbers from fewer forwards (docs/performance.md); plain: v1's literal step
     execution: str = field(default="fast", metadata={"registry": EXECUTIONS})
     loss: LossSettings = field(default_factory=LossSettings)
     optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
     # per network; None: `optimizer`. Keys given here override `optimizer`'s (see resolve_settings)
     optimizer_d: Optional[OptimizerSettings] = None
-    optimizer_g: Optional[OptimizerSettings] = None
+    optimizer_g: Optional[OptimizerSettings] = None  # as optimizer_d, for G
+    # G's input: standard normal, or uniform on [-1, 1] (the TensorFlow and Keras examples')
     noise: str = field(default="normal", metadata={"choices": ("normal", "uniform")})
     # the pixel range of images, which the conf's generator produces and the data is scaled to
     pixel_range: List[float] = field(default_factory=lambda: [-1.0, 1.0],
@@ -156,10 +167,12 @@ class Settings:
     # PacGAN: D judges this many samples at once, real with real and fake with fake (stacked
     # along an image's channels, a point's features); the batch size must be a multiple of it
     packing: int = field(default=1, metadata={"min": 1, "max": 64})
-    ema: EmaSettings = field(default_factory=EmaSettings)
+    ema: EmaSettings = field(default_factory=EmaSettings)  # docs/packing-and-ema.md
+    # everything optional, in the order they run (those that save the state first)
     plugins: List[str] = field(
         default_factory=lambda: ["console", "samples", "visualdl", "metrics", "checkpoint"],
         metadata={"registry": PLUGINS})
+    # each plugin's options, by plugin name (below)
     plugin_options: Dict[str, Dict[str, Any]] = field(default_factory=dict)
 
     def resolved_output_dir(self) -> Path:

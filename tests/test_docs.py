@@ -149,3 +149,13 @@ def test_the_worked_plugin_of_the_extending_page_stops_a_run(tmp_path, capsys):
     (only,) = list_checkpoints(out / "checkpoints")  # the end of pass 0, and nothing after
     assert load_checkpoint(only)[1]["saved_at"]["global_step"] == 5
     assert "pass 1" not in (out / "train.log").read_text()
+
+
+def test_the_worked_data_source_of_the_extending_page_loads():
+    text = (REPO_ROOT / "docs" / "extending.md").read_text()
+    namespace = {}
+    exec(compile(text.split("# my_package/spiral.py\n")[1].split("```")[0], "docs/extending.md",
+                 "exec"), namespace)
+    data = namespace["load"](Settings(data_size=300, seed=2))
+    assert data.samples.shape == (300, 2) and data.samples.dtype.name == "float32"
+    assert data.labels is None and abs(data.samples).max() < 1.2

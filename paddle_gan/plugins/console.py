@@ -28,6 +28,7 @@ class ConsolePlugin(Plugin):
 
     @dataclass
     class Options:
+        # a progress line (speed, ETA, losses) every N iterations
         every_n_iters: int = field(default=100, metadata={"min": 1, "max": MAX_COUNT})
 
     def __init__(self, options: Options):

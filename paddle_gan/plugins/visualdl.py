@@ -58,7 +58,7 @@ class VisualDLPlugin(Plugin):
         every_n_iters: int = field(default=10, metadata={"min": 1, "max": MAX_COUNT})  # scalars
         # parameter histograms every M iterations; 0: off (they cost time: docs/visualdl.md)
         histogram_every_n_iters: int = field(default=0, metadata={"min": 0, "max": MAX_COUNT})
-        histogram_buckets: int = field(default=30, metadata={"min": 1, "max": 10_000})
+        histogram_buckets: int = field(default=30, metadata={"min": 1, "max": 10_000})  # bins
 
     def __init__(self, options: Options):
         self.every = options.every_n_iters
