@@ -97,6 +97,19 @@ class EmaSettings:
     start: int = field(default=0, metadata={"min": 0, "max": MAX_COUNT})  # copies until then
 
 
+@dataclass
+class TimeoutSettings:
+    """How long a run waits for what it does not control, in seconds; past it the run ends with
+    one line (docs/reliability.md)."""
+
+    # a store (s3://, webhdfs://): one upload, and the end-of-run wait for the last ones
+    storage: float = field(default=180.0, metadata={"min": 1.0, "max": 86400.0})
+    # data-parallel: a rank that shows no sign of life this long is lost (its iterations show it)
+    rank: float = field(default=120.0, metadata={"min": 1.0, "max": 86400.0})
+    # data-parallel: a pass-end barrier (rank 0 may spend long on pictures, metrics, uploads)
+    barrier: float = field(default=1800.0, metadata={"min": 1.0, "max": 604800.0})
+
+
 # The 2-D mixtures' layouts and spreads; the defaults are PacGAN's synthetic experiments (Lin et
 # al. 2018): 8 modes on a circle of radius 1 with sigma 0.01, a 5x5 grid with spacing 2 (means
 # {-4,-2,0,2,4}^2) with sigma 0.05. Only the section of the run's own data source is read.
@@ -149,6 +162,7 @@ class Settings:
     # fsspec's options for URLs (credentials, endpoint_url, ...); every value is masked wherever
     # settings are written (config.yaml, checkpoints, VisualDL, the log)
     storage_options: Dict[str, Any] = field(default_factory=dict, metadata={"free": True})
+    timeouts: TimeoutSettings = field(default_factory=TimeoutSettings)
     # where data read from a URL is cached and a run writing to a URL is staged on this machine
     remote_cache: str = ""  # default: output/remote
     # fast: the same numbers from fewer forwards (docs/performance.md); plain: v1's literal step

@@ -12,7 +12,10 @@ last, after the old manifest of that name was deleted: a folder on the store wit
 is never taken for a checkpoint, and `pull` and the tools skip it. Uploads run one at a time in
 the order asked, each with `remote`'s retries; the first that fails for good stops them, and the
 training thread hears of it at its next `check` (a StorageError: one line, exit 2). `close`
-waits until everything asked is on the store.
+waits until everything asked is on the store. No wait is unbounded: a call to the store that
+gets no answer within `timeouts.storage` seconds is such a failure too, seen by `check` and
+`close` from the training thread while the uploader is still stuck in it; what was not sent
+stays staged and goes up at the next start (`pull`).
 """
 from __future__ import annotations
 
@@ -23,13 +26,14 @@ from pathlib import Path
 from typing import Callable, Dict, Optional, Tuple
 
 from .checkpoint.files import ARRAYS, MANIFEST, META, list_checkpoints, parse_name, write_folder
-from .remote import RemoteFolder, open_folder
+from .remote import DEFAULT_DEADLINE, RemoteFolder, open_folder
 from .storage import LOCK_NAME, StorageError, describe, local_folder
 
 log = logging.getLogger(__name__)
 
 CHECKPOINTS = "checkpoints"
 CHECKPOINT_FILES = (ARRAYS, META, MANIFEST)  # the order they go up in: the manifest last
+WAIT_POLL_S = 0.5  # how often the end-of-run wait looks at the upload under way
 
 
 def _checkpoints_on_store(files: Dict[str, int], under: str) -> Dict[str, Dict[str, int]]:
@@ -73,11 +77,12 @@ def pull_checkpoints(folder: RemoteFolder, files: Dict[str, int], under: str,
     return fetched
 
 
-def fetch_checkpoints(url: str, cache_root: Path, options: Optional[dict] = None) -> Path:
+def fetch_checkpoints(url: str, cache_root: Path, options: Optional[dict] = None,
+                      deadline: float = DEFAULT_DEADLINE) -> Path:
     """For the tools and --resume: the checkpoint, checkpoints folder or run dir `url` names,
     copied into the local cache (complete checkpoints only); returns the local folder that stands
     for `url`."""
-    folder = open_folder(url, options)
+    folder = open_folder(url, options, deadline)
     files = folder.files()
     local = local_folder(url, cache_root, "read")
     if MANIFEST in files:  # one checkpoint folder
@@ -100,8 +105,9 @@ def _staged(name: str) -> bool:
 class Mirror:
     """Uploads the staging folder `staging` to the store's folder `url` (see the docstring)."""
 
-    def __init__(self, url: str, staging: Path, options: Optional[dict] = None):
-        self.folder = open_folder(url, options)
+    def __init__(self, url: str, staging: Path, options: Optional[dict] = None,
+                 deadline: float = DEFAULT_DEADLINE):
+        self.folder = open_folder(url, options, deadline)
         self.staging = Path(staging)
         self.error: Optional[BaseException] = None  # the upload that failed for good
         self._sent: Dict[str, Tuple[int, int]] = {}  # staged file -> (size, mtime) on the store
@@ -158,18 +164,24 @@ class Mirror:
         self._queue.join()
 
     def check(self) -> None:
-        """Raise the StorageError of an upload that failed for good (the run stops on it)."""
+        """Raise the StorageError of an upload that failed for good, or that got no answer
+        within the deadline (the run stops on it)."""
+        if self.error is None:
+            self.error = self.folder.overdue()
         if self.error is not None:
             raise self.error
 
     def close(self) -> None:
         """Send what changed, wait until every upload asked is done, stop the worker; raise the
-        StorageError of one that failed."""
+        StorageError of one that failed or got no answer within the deadline."""
         if self._thread is not None:
             if self.error is None:
                 self.sync()
             self._queue.put(None)
-            self._thread.join()
+            while self._thread.is_alive():
+                self._thread.join(WAIT_POLL_S)
+                if self._thread.is_alive():
+                    self.check()  # a store that stopped answering: no endless wait
             self._thread = None
         self.check()
 

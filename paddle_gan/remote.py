@@ -10,9 +10,13 @@ it also reads its own configuration files (~/.config/fsspec). It is imported onl
 used, so training on local disk needs none of it (the `[remote]` extra installs it).
 
 Every call to the store goes through `RemoteFolder._call`: a failure that may pass (a refused
-connection, a timeout, a server error) is tried again after each of `RETRY_DELAYS`; what cannot
-pass (wrong credentials, no such bucket) and the last failure are a `StorageError`, one line
-that says what was being done, where and why. URLs are shown without a password.
+connection, a timeout, a server error) is tried again after each of `RETRY_DELAYS`, as long as
+the call's deadline (`timeouts.storage`) leaves time; what cannot pass (wrong credentials, no
+such bucket) and the last failure are a `StorageError`, one line that says what was being done,
+where and why. URLs are shown without a password. A store that accepts a connection and never
+answers is bounded too: S3's client gets explicit connect and read timeouts and one retry of its
+own (`S3_DEFAULTS`, which `storage_options` override key by key), and s3fs's own retry loop is
+left to ours.
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Tuple
 
 from .errors import DataError, shorten
 from .storage import StorageError, make_folder, redact, url_scheme, writing
@@ -41,6 +45,11 @@ SCHEMES = {
              "docs/storage.md"),
 }
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)  # seconds before each new try: 5 tries over 15 s
+DEFAULT_DEADLINE = 180.0  # seconds a call may take, retries included (timeouts.storage)
+# botocore's timeouts and retries for s3:// (a frozen store would otherwise hold each try for
+# minutes); `storage_options` given by the user override these key by key
+S3_DEFAULTS = {"config_kwargs": {"connect_timeout": 10, "read_timeout": 30,
+                                 "retries": {"max_attempts": 2, "mode": "standard"}}}
 # Failures that no retry mends: the store answered, and the answer is no.
 PERMANENT = (PermissionError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
              FileExistsError, ValueError, TypeError, ImportError)
@@ -72,9 +81,12 @@ def _permanent(err: BaseException) -> bool:
 class RemoteFolder:
     """The store's folder `url`; names inside it are relative, with "/" (`checkpoints/x/y`)."""
 
-    def __init__(self, url: str, fs, root: str):
+    def __init__(self, url: str, fs, root: str, deadline: float = DEFAULT_DEADLINE):
         self.url, self.fs, self.root = url.rstrip("/"), fs, root.rstrip("/")
         self.name = redact(self.url)
+        self.deadline = deadline  # seconds one call may take, its retries included
+        # the call under way, for a thread that waits on it: (what, where, since, last failure)
+        self.in_progress: Optional[Tuple[str, str, float, str]] = None
 
     def path(self, rel: str = "") -> str:
         return f"{self.root}/{rel}" if rel else self.root
@@ -83,16 +95,36 @@ class RemoteFolder:
         """fn(*args, **kwargs), tried again while its failure may pass; else one StorageError
         line: `cannot <doing> <url>/<rel>: <why>`."""
         where = f"{self.name}/{rel}" if rel else self.name
-        for delay in (*RETRY_DELAYS, None):
-            try:
-                return fn(*args, **kwargs)
-            except Exception as err:  # a store's library raises its own kinds, not only OSError
-                if _permanent(err) or delay is None:
-                    tries = "" if _permanent(err) else f" (after {len(RETRY_DELAYS) + 1} tries)"
-                    raise StorageError(f"cannot {doing} {where}: {describe(err)}{tries}") from None
-                log.warning(f"storage: could not {doing} {where} ({describe(err)}); trying again "
-                            f"in {delay:g} s")
-                time.sleep(delay)
+        start = time.monotonic()
+        self.in_progress = (doing, where, start, "")
+        try:
+            for tries, delay in enumerate((*RETRY_DELAYS, None), 1):
+                try:
+                    return fn(*args, **kwargs)
+                except Exception as err:  # a store's library raises its own kinds
+                    late = delay is not None and time.monotonic() - start + delay > self.deadline
+                    if _permanent(err) or delay is None or late:
+                        how = "" if _permanent(err) else f" (after {tries} tries in " \
+                            f"{time.monotonic() - start:.0f} s)"
+                        raise StorageError(f"cannot {doing} {where}: {describe(err)}{how}") \
+                            from None
+                    log.warning(f"storage: could not {doing} {where} ({describe(err)}); trying "
+                                f"again in {delay:g} s")
+                    self.in_progress = (doing, where, start, describe(err))
+                    time.sleep(delay)
+        finally:
+            self.in_progress = None
+
+    def overdue(self) -> Optional[StorageError]:
+        """The error of a call under way longer than the deadline (a store that stopped
+        answering), for the thread waiting on it; None while it may still answer."""
+        current = self.in_progress
+        if current is None or time.monotonic() - current[2] <= self.deadline:
+            return None
+        doing, where, _, last = current
+        why = f"; the last failure: {last}" if last else ""
+        return StorageError(f"cannot {doing} {where}: the store did not answer within "
+                            f"{self.deadline:g} s (timeouts.storage){why}")
 
     def files(self) -> Dict[str, int]:
         """Every file below the folder, relative name -> size; {} when the folder does not exist
@@ -142,10 +174,22 @@ class RemoteFolder:
                 tmp.unlink()
 
 
-def open_folder(url: str, options: Optional[dict] = None) -> RemoteFolder:
+def _with_defaults(scheme: str, options: Optional[dict]) -> dict:
+    """`storage_options` over the scheme's defaults, merged key by key."""
+    merged = dict(S3_DEFAULTS) if scheme in ("s3", "s3a") else {}
+    for key, value in (options or {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            value = {**merged[key], **value}
+        merged[key] = value
+    return merged
+
+
+def open_folder(url: str, options: Optional[dict] = None,
+                deadline: float = DEFAULT_DEADLINE) -> RemoteFolder:
     """The store's folder `url` (s3://, s3a://, hdfs://, webhdfs://), with fsspec's
-    `storage_options`. A StorageError when the scheme is unknown, what it needs is not installed,
-    or fsspec cannot set it up; the store is first reached by the first call."""
+    `storage_options` (over `S3_DEFAULTS` for S3) and `deadline` seconds for each call. A
+    StorageError when the scheme is unknown, what it needs is not installed, or fsspec cannot
+    set it up; the store is first reached by the first call."""
     scheme, name = url_scheme(url), redact(url)
     if scheme not in SCHEMES:
         known = ", ".join(f"{s}://" for s in SCHEMES)
@@ -158,16 +202,19 @@ def open_folder(url: str, options: Optional[dict] = None) -> RemoteFolder:
     from fsspec.core import url_to_fs
 
     try:
-        fs, root = url_to_fs(url, **dict(options or {}))
+        fs, root = url_to_fs(url, **_with_defaults(scheme, options))
     except Exception as err:  # bad options, a missing libhdfs, ...: the library's own kinds
         raise StorageError(f"cannot open {name}: {describe(err)}") from None
-    return RemoteFolder(url, fs, root)
+    if hasattr(fs, "retries"):  # s3fs's own loop around each request: ours does the retrying
+        fs.retries = 1
+    return RemoteFolder(url, fs, root, deadline)
 
 
-def fetch_folder(url: str, dest: Path, options: Optional[dict] = None) -> Path:
+def fetch_folder(url: str, dest: Path, options: Optional[dict] = None,
+                 deadline: float = DEFAULT_DEADLINE) -> Path:
     """Bring the store's folder `url` into the local cache `dest`: each file that is missing
     there or has another size is downloaded, so a second run reads the cache. Returns `dest`."""
-    folder = open_folder(url, options)
+    folder = open_folder(url, options, deadline)
     files = folder.files()
     if not files:
         raise DataError(f"{folder.name}: no files there (upload the data first: "

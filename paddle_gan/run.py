@@ -21,7 +21,7 @@ import numpy as np
 from . import distributed, remote, runtime, signals, storage
 from .checkpoint import Checkpointer
 from .checkpoint.train_state import collect, shared_by_ranks
-from .config import Settings, load_conf_module
+from .config import Settings, flatten_settings, load_conf_module, settings_to_dict
 from .datasets.base import BatchSampler
 from .distributed import ALONE, Ranks, rank_seed
 from .errors import ConfigError, Diverged, failure_line
@@ -46,7 +46,7 @@ def build_state(settings: Settings, output_dir: Path, ranks: Ranks = ALONE) -> T
     from .losses import Objective
     from .networks import build_networks
 
-    random.seed(settings.seed)
+    random.seed(settings.seed)  # for a conf module that draws from it while it builds
     np.random.seed(settings.seed)  # nothing of ours draws from it; a conf module or plugin may
     paddle.seed(settings.seed)
     loss = LOSSES.get(settings.loss.name)(settings.loss)
@@ -84,6 +84,7 @@ def build_state(settings: Settings, output_dir: Path, ranks: Ranks = ALONE) -> T
         fixed_noise=noise,
         iters_per_pass=resolve_iters_per_pass(settings, len(dataset), batch),
         fixed_labels=fixed_labels,
+        py_random=random.Random(settings.seed),
         is_writer=runtime.is_writer(),
     )
 
@@ -189,36 +190,43 @@ class Uploads(Plugin):
 def run(settings: Settings, notes: Sequence[str] = ()) -> TrainState:
     """Train with `settings`; returns the final state (its stop_reason says if a signal came).
     `notes` are one-line notices gathered before the log existed (CPU set-up, settings)."""
-    with OutputFolder(settings) as output:
-        try:
-            state = _run(settings, output, notes)
-        except BaseException as err:
-            if distributed.launched_world()[1] > 1:
-                signals.ignore_sigterm_while_failing()
-            log_failure(failure_line(err))  # into train.log, before its last upload
-            raise
-        output.succeeded()
-        return state
+    rank, world = distributed.launched_world()
+    device = runtime.select_device(settings.use_gpu, settings.gpu_id, launched=world > 1)
+    ranks = distributed.start(rank, world, settings.timeouts.rank, settings.timeouts.barrier)
+    ranks.check_same_settings(flatten_settings(settings_to_dict(settings)))  # before any write
+    try:
+        with OutputFolder(settings) as output:
+            try:
+                state = _run(settings, output, notes, device, ranks)
+            except BaseException as err:
+                if distributed.launched_world()[1] > 1:
+                    signals.ignore_sigterm_while_failing()
+                log_failure(failure_line(err))  # into train.log, before its last upload
+                raise
+            output.succeeded()
+            return state
+    finally:
+        signals.say_saved(None)
 
 
-def _run(settings: Settings, output: OutputFolder, notes: Sequence[str]) -> TrainState:
+def _run(settings: Settings, output: OutputFolder, notes: Sequence[str], device: str,
+         ranks: Ranks) -> TrainState:
     from .trainer import train
 
     output_dir, mirror = output.path, output.mirror
-    rank, world = distributed.launched_world()
-    device = runtime.select_device(settings.use_gpu, settings.gpu_id, launched=world > 1)
     for note in notes:
         log.info(note)
     log.info(f"device: {device}, Paddle {runtime.import_paddle().__version__}")
-    ranks = distributed.start(rank, world)
     if not ranks.alone:
         batch = global_batch(settings, ranks)
-        log.info(f"data-parallel: rank {rank} of {world} processes, each step's batch "
-                 f"{batch} split into {world} shards of {batch // world}")
+        log.info(f"data-parallel: rank {ranks.rank} of {ranks.world} processes, each step's "
+                 f"batch {batch} split into {ranks.world} shards of {batch // ranks.world}")
     if storage.is_remote(settings.data_dir):
         remote.fetch_folder(settings.data_dir, settings.resolved_data_dir(),
-                            settings.storage_options)
+                            settings.storage_options, settings.timeouts.storage)
     state = build_state(settings, output_dir, ranks)
+    if not ranks.alone:  # a signal ends a wait at a barrier for a lost rank
+        ranks.stop_requested = lambda: state.stop_reason is not None
     plugins = build_plugins(settings.plugins, settings.plugin_options, state.is_writer)
     saves = any(plugin.saves_state for plugin in plugins)
     if not plugins:
@@ -226,7 +234,9 @@ def _run(settings: Settings, output: OutputFolder, notes: Sequence[str]) -> Trai
     elif not saves and state.is_writer:
         log.info("note: no checkpoint plugin: this run saves no checkpoints and cannot be resumed")
     state.checkpointer = Checkpointer(output_dir, plugins, mirror)
+    signals.say_saved(state.checkpointer.saved_note)  # what a stop at once would leave
     state.checkpointer.start(state, output.resume_source())
+    output.begin()  # accepted: from here on the run writes into its folder
     if not ranks.alone:  # the same networks, optimisers and streams on every rank, or exit 3
         ranks.check_same(shared_by_ranks(*collect(state, [])))
     output.write_config()

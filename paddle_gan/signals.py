@@ -24,6 +24,20 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 Handler = Union[Callable[[int, Optional[FrameType]], Any], int, signal.Handlers, None]
 
 
+def _nothing_saved() -> str:
+    return "nothing was saved"
+
+
+_saved: Callable[[], str] = _nothing_saved  # what the stop line says was saved
+
+
+def say_saved(describe: Optional[Callable[[], str]]) -> None:
+    """What a stop at once says was saved (the run's checkpoints, when it has some); None: back
+    to "nothing was saved"."""
+    global _saved
+    _saved = describe or _nothing_saved
+
+
 def stop_at_once() -> Dict[int, Handler]:
     """From now on SIGINT/SIGTERM end the process at once, with one line and exit code 130/143.
     Raising KeyboardInterrupt instead would, inside an import that C code runs, become an
@@ -31,7 +45,7 @@ def stop_at_once() -> Dict[int, Handler]:
 
     def stop(signum, frame):
         # sys.__stderr__: Paddle's import runs with sys.stderr redirected (runtime.import_paddle)
-        print(f"stopped by {signal.Signals(signum).name}; nothing was saved", file=sys.__stderr__,
+        print(f"stopped by {signal.Signals(signum).name}; {_saved()}", file=sys.__stderr__,
               flush=True)
         os._exit(128 + signum)
 

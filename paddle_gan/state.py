@@ -7,6 +7,7 @@ offer here, never their files or their settings.
 """
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List, Optional, Protocol, Tuple
@@ -79,6 +80,9 @@ class TrainState:
     fixed_noise: np.ndarray  # the noise behind every sample picture of the run
     iters_per_pass: int  # the setting, with "epoch" resolved to the data's whole batches
     fixed_labels: Optional[np.ndarray] = None  # a conditional run's: the picture's classes
+    # the run's own Python random stream (a plugin may draw from it), saved and restored with
+    # the run; the global `random` is left to libraries (botocore's retry jitter draws from it)
+    py_random: random.Random = field(default_factory=random.Random)
     is_writer: bool = True  # rank 0: the only process that writes files
     pass_id: int = 0  # current pass, from 0
     iteration: int = 0  # iteration inside the pass, from 0

@@ -177,6 +177,7 @@ class RunLock:
         self.folder = Path(folder)
         self.path = self.folder / LOCK_NAME
         self._fd: Optional[int] = None
+        self._previous = b""  # what the file said before this run took it
 
     def acquire(self) -> bool:
         """Lock the folder (False where the OS has no flock); StorageError if another run holds
@@ -199,6 +200,8 @@ class RunLock:
         holder = {"pid": os.getpid(), "host": socket.gethostname(),
                   "started": time.strftime("%Y-%m-%d %H:%M:%S")}
         with writing("the run's lock file", self.path):
+            self._previous = os.read(fd, 4096)
+            os.lseek(fd, 0, os.SEEK_SET)
             os.ftruncate(fd, 0)
             os.write(fd, json.dumps(holder).encode())
         self._fd = fd
@@ -214,8 +217,15 @@ class RunLock:
         except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return "its lock file does not say which"
 
-    def release(self) -> None:
+    def release(self, restore: bool = False) -> None:
+        """Unlock; with `restore`, the file says again what it said before (a run that was
+        refused leaves the folder as it found it)."""
         # The file stays: deleting it would race with a run that has just opened it.
         if self._fd is not None:
+            if restore:
+                with contextlib.suppress(OSError):
+                    os.lseek(self._fd, 0, os.SEEK_SET)
+                    os.ftruncate(self._fd, 0)
+                    os.write(self._fd, self._previous)
             os.close(self._fd)
             self._fd = None

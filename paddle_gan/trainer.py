@@ -78,7 +78,7 @@ def train(state: TrainState, plugins: Sequence[Plugin]) -> None:
     settings = state.settings
     try:
         fire(plugins, "on_train_start", state)
-        state.nets.ranks.wait_for_all()  # rank 0's plugins may take long: gloo waits 30 s
+        state.nets.ranks.wait_for_all("the start of training")  # rank 0's plugins may take long
         while state.pass_id < settings.num_passes:
             if state.iteration == 0:
                 state.start_pass()
@@ -91,7 +91,7 @@ def train(state: TrainState, plugins: Sequence[Plugin]) -> None:
             state.nets.check_finite()  # before anything of the pass is drawn from the networks
             fire(plugins, "on_pass_end", state)
             fire(plugins, "on_pass_published", state)  # what the pass end made is complete
-            state.nets.ranks.wait_for_all()
+            state.nets.ranks.wait_for_all(f"the end of pass {state.pass_id}")
             state.pass_id += 1
             state.iteration = 0
             if state.nets.ranks.alone and state.stop_reason is not None:  # asked at the pass end

@@ -3,7 +3,10 @@ paddle.distributed.launch (a plugin registered by a test module would not exist 
 processes). `PROBE_DIR` receives rank-N.json from every rank at the end: its decisions, losses and
 a digest of each parameter. `PROBE_SIGNAL_LAUNCHER_AT=k`: rank 0 sends SIGTERM to the launcher
 after step k; `PROBE_DIE_AT=k`: rank 1 exits at once after step k; `PROBE_SKEW_AT=k`: rank 1
-changes a weight after step k (the ranks then differ)."""
+changes a weight after step k (the ranks then differ); `PROBE_LOST_AT_PASS_END=p` (with
+`PROBE_LOST_HOW=exit|freeze`): at the end of pass p rank 1 exits, or freezes (SIGSTOP, which no
+launcher notices), as it would enter the barrier; `PROBE_RANK1_ARGS`: more command-line words for
+rank 1 alone (a rank started with other settings)."""
 import hashlib
 import json
 import os
@@ -52,6 +55,13 @@ class RankProbe(Plugin):
             weight = dict(state.nets.gen_training.named_parameters())["gen.out.weight"]
             weight.set_value(weight.numpy() * 1.001)
 
+    def on_pass_end(self, state):
+        lost_at = os.environ.get("PROBE_LOST_AT_PASS_END")
+        if state.nets.ranks.rank == 1 and lost_at is not None and state.pass_id == int(lost_at):
+            if os.environ.get("PROBE_LOST_HOW") == "freeze":
+                os.kill(os.getpid(), signal.SIGSTOP)
+            os._exit(9)
+
     def on_train_end(self, state):
         digests = {name: hashlib.sha256(tensor.numpy().tobytes()).hexdigest()
                    for name, tensor in state.nets.gen_training.state_dict().items()}
@@ -80,4 +90,7 @@ def slow_failure_log(seconds: float) -> None:
 if __name__ == "__main__":
     if at("PROBE_SLOW_FAILURE_LOG"):
         slow_failure_log(at("PROBE_SLOW_FAILURE_LOG"))
-    sys.exit(main())
+    argv = sys.argv[1:]
+    if runtime.rank() == 1:
+        argv += os.environ.get("PROBE_RANK1_ARGS", "").split()
+    sys.exit(main(argv))

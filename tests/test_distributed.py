@@ -162,3 +162,32 @@ def test_ranks_that_differ_stop_with_exit_3_at_the_checkpoint(tmp_path, slow_log
     line = "parameter 'net/gen_training/gen.out.weight' is different on rank 1 than on rank 0"
     assert line in (out / "train.log").read_text()
     assert not list_checkpoints(out / "checkpoints")  # nothing saved from that state
+
+
+@pytest.mark.parametrize("how", ["exit", "freeze"])
+def test_a_rank_lost_at_the_pass_end_barrier_is_exit_4_within_a_bound(tmp_path, how):
+    """Rank 1 goes while rank 0 finishes pass 0. Exited: the launcher's SIGTERM reaches rank 0
+    waiting at the barrier, which stops with its line. Frozen (nothing tells the launcher): rank
+    0 sees no sign of rank 1 for timeouts.rank seconds."""
+    out = tmp_path / "lost"
+    start = time.monotonic()
+    lost = launch(tmp_path, "lost", *UNIFORM, *PLUGINS, "--output_dir", str(out),
+                  "--set", "timeouts.rank=4", PROBE_LOST_AT_PASS_END=0, PROBE_LOST_HOW=how)
+    took = time.monotonic() - start
+    log = worker_log(tmp_path, "lost", 0)
+    assert lost.returncode == 4, log[-1500:]
+    assert took < 60
+    why = "no sign of it for 4 s" if how == "freeze" else "waited at the end of pass 0"
+    assert why in log and "error: " in log
+    assert "error: " in (out / "train.log").read_text().splitlines()[-1]
+
+
+def test_ranks_started_with_different_settings_are_exit_2_naming_the_setting(tmp_path):
+    out = tmp_path / "differ"
+    start = time.monotonic()
+    differ = launch(tmp_path, "differ", *UNIFORM, *PLUGINS, "--output_dir", str(out),
+                    PROBE_RANK1_ARGS="--iters_per_pass 7")
+    assert differ.returncode == 2 and time.monotonic() - start < 25
+    line = "rank 1 was started with iters_per_pass=7, rank 0 with iters_per_pass=10"
+    assert line in worker_log(tmp_path, "differ", 0) and line in worker_log(tmp_path, "differ", 1)
+    assert not out.exists() or not any(out.iterdir())  # nothing written

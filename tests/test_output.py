@@ -54,3 +54,17 @@ def test_a_locked_output_folder_is_refused_leaving_no_handler_behind(tmp_path):
             run(tiny(out))
     assert not any(isinstance(h, logging.FileHandler)
                    for h in logging.getLogger("paddle_gan").handlers)
+
+
+def test_a_refused_resume_leaves_the_folder_as_it_found_it(tmp_path, capsys):
+    from paddle_gan.cli.train import main
+
+    out = tmp_path / "run"
+    args = ["-d", "uniform", "--num_passes", "1", "--iters_per_pass", "4", "--batch_size", "16",
+            "--set", "plugins=[checkpoint]", "--output_dir", str(out)]
+    assert main(args + ["--set", "data_size=512"]) == 0
+    before = {name: (out / name).read_bytes() for name in ("train.log", ".lock", "config.yaml")}
+    capsys.readouterr()
+    assert main(args + ["--set", "data_size=256", "--resume", "auto"]) == 2
+    assert "data_size=512" in capsys.readouterr().err
+    assert {name: (out / name).read_bytes() for name in before} == before

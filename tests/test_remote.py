@@ -5,6 +5,7 @@ rotation deletes on the store too and a folder without a manifest is never resum
 from s3:// gives the same batches as the local copy; a store that goes away mid-run is retried,
 then one line and exit 2, and the last checkpoint on it still resumes; bad URLs, a missing
 [remote] extra, wrong credentials and an unreachable endpoint are one line and exit 2."""
+import contextlib
 import importlib.util
 import json
 import os
@@ -12,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,6 +187,13 @@ def test_rotation_deletes_on_the_store_and_a_folder_without_manifest_is_never_re
     assert code == 0
     assert "has no manifest.json (an interrupted upload)" in out
     assert f"resuming from {tmp_path / 'b'}" in out and names[-1] in out.split("resuming from")[1]
+    staged = tmp_path / "b" / "runs" / "s3" / BUCKET / s3.rsplit("/", 1)[1]
+    log = (staged / "train.log").read_text()  # the line came before train.log was opened
+    assert "has no manifest.json (an interrupted upload)" in log.split("resuming from")[-2]
+    from paddle_gan.cli import generate  # the tools say so too
+
+    assert generate.main([s3, "--num", "4", "--out", str(tmp_path / "g")]) == 0
+    assert "has no manifest.json (an interrupted upload)" in capsys.readouterr().out
     _, files = store(s3)
     kept = sorted({f.split("/")[1] for f in files if f.startswith("checkpoints/")})
     # line 1 keeps its newest two and the one resumed from; the other line's and the cut-off
@@ -261,13 +270,48 @@ def test_a_store_that_goes_away_is_retried_then_one_line_and_its_last_checkpoint
         captured = capsys.readouterr()
         err = captured.err.strip().splitlines()
         assert code == 2 and len(err) == 1 and err[0].startswith("error: cannot "), err
-        assert "127.0.0.1" in err[0] and "(after 3 tries)" in err[0]
+        assert "127.0.0.1" in err[0] and "(after 3 tries in " in err[0]
         assert "trying again in 0.05 s" in captured.out  # retried, with backoff, before that
         server.start()
         assert cli(url, tmp_path / "b", *fast, "--resume", "auto", passes=3) == 0
         out = capsys.readouterr().out
         assert f"step-{ITERS:08d}-pass-0000: pass 1 iteration 0" in out
     finally:
+        server.stop()
+
+
+@needs_s3
+def test_a_store_that_stops_answering_ends_the_run_within_its_deadline_and_resumes_bitwise(
+        s3, local_one_go, tmp_path_factory, tmp_path, capsys, monkeypatch):
+    """The server frozen (SIGSTOP: it keeps its connections and answers nothing) in the middle
+    of the run: no wait is endless, and what the store holds still resumes to the local run."""
+    server = Seaweed(tmp_path_factory.mktemp("seaweed-frozen")).start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", server.endpoint)
+        url = f"s3://{BUCKET}/frozen"
+        STOPS["freeze_server"] = lambda: server.process.send_signal(signal.SIGSTOP)
+        quick = ["--set", "storage_options.config_kwargs.read_timeout=1",
+                 "--set", "storage_options.config_kwargs.connect_timeout=1",
+                 "--set", "timeouts.storage=4"]
+        started = time.monotonic()
+        code = cli(url, tmp_path / "a", *quick, "--set", "plugin_options.remote_stop.at=13",
+                   "--set", "plugin_options.remote_stop.action=freeze_server")
+        took = time.monotonic() - started
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1, err
+        assert f"{url}/" in err[0] and err[0].startswith("error: cannot ")  # which file, where
+        assert ("did not answer within 4 s (timeouts.storage)" in err[0]
+                or "(after 1 tries in " in err[0])  # the store's client gave up first
+        assert took < 45
+        staged = tmp_path / "a" / "runs" / "s3" / BUCKET / "frozen"
+        assert (staged / "train.log").read_text().rstrip().endswith(err[0])
+        server.process.send_signal(signal.SIGCONT)
+        assert cli(url, tmp_path / "b", *quick, "--resume", "auto") == 0
+        again = tmp_path / "b" / "runs" / "s3" / BUCKET / "frozen"
+        assert_bitwise_equal(final_arrays(again), local_one_go)
+    finally:
+        with contextlib.suppress(Exception):
+            server.process.send_signal(signal.SIGCONT)
         server.stop()
 
 

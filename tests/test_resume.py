@@ -7,12 +7,15 @@ import io
 import json
 import pickle
 import struct
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
 from paddle_gan.checkpoint.files import list_checkpoints, load_checkpoint, save_checkpoint
 from paddle_gan.cli.train import main
+from paddle_gan.plugins.base import Plugin
+from paddle_gan.registry import PLUGINS
 from tests.helpers import EVENTS, assert_same_train_state, newest
 
 ITERS = 10
@@ -254,3 +257,29 @@ def test_image_run_resumes_bitwise(tmp_path):
     assert image_cli(tmp_path / "b", "--resume", "auto") == 0
     assert EVENTS == ref
     assert_same_train_state(newest(tmp_path / "a"), newest(tmp_path / "b"))
+
+
+def test_a_library_drawing_from_the_global_random_changes_nothing_saved(tmp_path):
+    """botocore's retry jitter draws from Python's global `random`: the run's own stream is
+    private, so what a checkpoint holds does not depend on it."""
+    import random
+
+    class Library(Plugin):
+        name = "library"
+
+        @dataclass
+        class Options:
+            pass
+
+        def __init__(self, options):
+            pass
+
+        def on_step_end(self, state):
+            random.random()
+
+    if "library" not in PLUGINS.names():
+        PLUGINS.register("library")(Library)
+    assert cli(tmp_path / "quiet", plugins="[checkpoint]", passes=1) == 0
+    assert cli(tmp_path / "busy", plugins="[checkpoint, library]", passes=1) == 0
+    quiet, busy = (load_checkpoint(newest(tmp_path / run))[1] for run in ("quiet", "busy"))
+    assert quiet["rng"] == busy["rng"]

@@ -69,6 +69,7 @@ class Checkpointer:
         self.plugins = plugins  # whose state_dict() goes into every checkpoint
         self.mirror = mirror  # a mirror.Mirror when the output dir is a URL
         self.resumed_from: Optional[Path] = None  # rotation never deletes it
+        self.written: List[Path] = []  # the checkpoints this run wrote
         self.line = 1  # this run's line of checkpoints (names end -vN from line 2 on)
         self.ranks, self.writes = ALONE, True  # set by start(): data-parallel, rank 0 writes
         self._sequence: Optional[int] = None  # the newest sequence number in the folder
@@ -112,18 +113,30 @@ class Checkpointer:
             self.ranks.check_same(shared_by_ranks(arrays, meta))
             meta["rng"]["paddle_ranks"] = self.ranks.gather(meta["rng"]["paddle"])
         if not self.writes:
-            self.ranks.wait_for_all()  # until rank 0 has written it
+            self.ranks.wait_for_all(f"checkpoint {name}")  # until rank 0 has written it
             state.last_checkpoint = Saved(self.directory / name, state.global_step, pass_end)
             return state.last_checkpoint
         if self._sequence is None:
             self._sequence = max(map(sequence_of, list_checkpoints(self.directory)), default=0)
         self._sequence += 1
         path = save_checkpoint(self.directory, name, arrays, meta, self._sequence)
+        self.written.append(path)
         if self.mirror is not None:
             self.mirror.push_checkpoint(path)
-        self.ranks.wait_for_all()
+        self.ranks.wait_for_all(f"checkpoint {name}")
         state.last_checkpoint = Saved(path, state.global_step, pass_end)
         return state.last_checkpoint
+
+    def saved_note(self) -> str:
+        """What this run saved, in words, for a line that stops it."""
+        if not self.written:
+            return "nothing was saved"
+        note = (f"{len(self.written)} checkpoint(s) saved in {self.directory}, the newest "
+                f"{self.written[-1].name}")
+        if self.mirror is not None:
+            note += (f"; what did not reach {self.mirror.name} goes up when the run is resumed "
+                     "(--resume auto)")
+        return note
 
     def rotate(self, keep_last: int) -> List[Path]:
         """Delete all but this line's newest `keep_last` checkpoints (never the one resumed

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 from typing import TYPE_CHECKING, Dict, List, Protocol, Sequence, Tuple, cast
 
 import numpy as np
@@ -44,7 +43,7 @@ REFUSED = ("data", "conf", "data_size", "packing")  # packing: D's input layer h
 # none).
 DATA_SECTIONS = ("ring", "grid")
 QUIET = ("num_passes", "output_dir", "resume", "use_gpu", "gpu_id", "data_dir", "plugins",
-         "plugin_options", "storage_options", "remote_cache")
+         "plugin_options", "storage_options", "remote_cache", "timeouts")
 
 
 # What a damaged or hand-made meta.json makes restoring raise (a wrong type, a missing key, a
@@ -111,7 +110,7 @@ def collect(state: TrainState, plugins: Sequence[Stateful], pass_end: bool = Fal
     # NumPy's stub types get_state() as get_state(legacy=False)'s dict; the default is this tuple
     legacy = cast(Tuple[str, np.ndarray, int, int, float], np.random.get_state())
     arrays["rng/numpy_global_keys"] = legacy[1]
-    py_version, py_internal, py_gauss = random.getstate()
+    py_version, py_internal, py_gauss = state.py_random.getstate()
     resume_at = (state.pass_id + 1, 0) if pass_end else (state.pass_id, state.iteration)
     meta = {
         "format": FORMAT,
@@ -221,7 +220,7 @@ def restore(state: TrainState, plugins: Sequence[Stateful], arrays: Dict[str, np
                                                                 "used": 0}
         state.noise.load_state_dict(noise)
         version, internal, gauss = rng["python"]
-        random.setstate((version, tuple(internal), gauss))
+        state.py_random.setstate((version, tuple(internal), gauss))
         kind, pos, has_gauss, cached = rng["numpy_global"]
         np.random.set_state((kind, arrays["rng/numpy_global_keys"], pos, has_gauss, cached))
         if "step" in rng:  # checkpoints from before the step drew anything have none

@@ -43,6 +43,10 @@ class Terminal(logging.StreamHandler):
         self.setFormatter(logging.Formatter("%(message)s"))
         self.addFilter(lambda record: not getattr(record, "log_file_only", False))
 
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout  # today's: a caller (a test) may have swapped it since
+        super().emit(record)
+
 
 def log_to_terminal() -> None:
     """What the package logs goes to the terminal, today's stdout (the command owns the process:

@@ -10,7 +10,7 @@ import argparse
 import os
 
 from .. import runtime
-from . import Failed, guarded
+from . import Failed, guarded, log_to_terminal
 
 
 def build_parser(prog: str = "paddle-gan export"):
@@ -42,6 +42,7 @@ def export(args) -> int:
     from ..checkpoint.reader import open_checkpoint
     from ..export import ExportError, export_generator
 
+    log_to_terminal()  # what reading a store's checkpoints skips, say
     # an inference model is device-independent; check it on the CPU
     loaded = open_checkpoint(args.source, use_gpu=False)
     try:

@@ -10,7 +10,7 @@ import os
 
 from .. import runtime
 from ..errors import UsageError
-from . import guarded
+from . import guarded, log_to_terminal
 
 
 def label_list(text: str):
@@ -60,6 +60,7 @@ def generate(args) -> int:
     from ..checkpoint.reader import open_checkpoint
     from ..generate import regenerate_pass_picture, write_new_samples
 
+    log_to_terminal()  # what reading a store's checkpoints skips, say
     if args.num < 1:
         raise UsageError(f"--num must be at least 1, got {args.num}")
     loaded = open_checkpoint(args.source, args.pass_id, args.use_gpu)
