@@ -53,9 +53,8 @@ RANKS_WORKER = Path(__file__).resolve().parent / "cli" / "benchmark_ranks.py"  #
 CASES = {"uniform": "conf/uniform.yaml", "mnist": "conf/mnist.yaml",
          "mnist_mlp": "conf/mnist_mlp.yaml", "mnist_leaky": "conf/mnist_leaky.yaml",
          "mnist_acgan": "conf/mnist_acgan.yaml"}
-# Settings a case pins: the AC-GAN is timed with the example's first generator, the one
-# tools/benchmark_torch.py has a PyTorch twin of (its run config trains the batch-norm one).
-CASE_SETS = {"mnist_acgan": ["conf=conf/acgan.py"]}
+# Settings a case pins (none: every case times its run config as a user runs it).
+CASE_SETS: Dict[str, List[str]] = {}
 DEFAULT_ITERS = {"uniform": 1000, "mnist": 30, "mnist_mlp": 300, "mnist_leaky": 300,
                  "mnist_acgan": 6}
 # The other counts' defaults. The AC-GAN's G update (2 x 100 samples) is about 1 TFLOP, seconds
@@ -202,22 +201,87 @@ def log_to_file(output_dir: Path):
         log.handlers, log.level, log.propagate = saved
 
 
+class FlopCounter:
+    """The FLOPs an iteration executes, as it executes them: every counted layer's forward (a
+    forward hook on the training networks), and its backward, as far as it runs: a hook on the
+    layer's output adds the input gradient's work when the backward reaches the layer and its input
+    needs a gradient, a hook on its weight the weight gradient's (for every call since the weight's
+    last gradient: one backward through D on two batches computes it once, for both). So a D forward
+    under no_grad, a G step that takes only D's input gradient, the first layer's input (data) that
+    needs none, each counts what it really costs. Activations, batch norm and the optimiser are not
+    counted (a small share of the work). `lap(part)` files what ran since the previous lap under
+    `part`. (Not a hook on the input itself: paddle.grad does not call the hooks of the inputs it
+    was asked for.)"""
+
+    def __init__(self, networks):
+        self.pending = 0
+        self.parts: Dict[str, int] = {}
+        self._calls: Dict[int, int] = {}  # layer -> weight-gradient work of its calls so far
+        self._handles = []
+        for network in networks:
+            for layer in network.sublayers(include_self=True):
+                if isinstance(layer, counted_layers()):
+                    self._handles.append(layer.register_forward_post_hook(self._forward))
+                    if not layer.weight.stop_gradient:
+                        self._handles.append(layer.weight.register_hook(self._on_weight(layer)))
+
+    def _forward(self, layer, inputs, output) -> None:
+        x = inputs[0]
+        work = layer_flops(layer, list(x.shape), list(output.shape)) * int(x.shape[0])
+        self.pending += work
+        if output.stop_gradient:  # no graph: no backward will run
+            return
+        if not x.stop_gradient:  # once the output's gradient is there, the input's is made
+            output.register_hook(lambda grad, work=work: self._add(work))
+        if not layer.weight.stop_gradient:
+            self._calls[id(layer)] = self._calls.get(id(layer), 0) + work
+
+    def _add(self, work: int) -> None:
+        self.pending += work
+
+    def _on_weight(self, layer):
+        """The hook of `layer`'s weight: its gradient's work, for every call since the last."""
+        key = id(layer)
+
+        def hook(grad):
+            self.pending += self._calls.pop(key, 0)
+
+        return hook
+
+    def lap(self, part: str) -> None:
+        self.parts[part] = self.parts.get(part, 0) + self.pending
+        self.pending = 0
+
+    def start(self) -> None:
+        self.parts, self.pending = {}, 0
+        self._calls.clear()  # forwards whose backward never ran (a step that skipped it)
+
+    def close(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+
+
 class PartClock:
     """`lap(part)` for `trainer.run_iteration`: seconds since the previous lap, added to `part`
-    (the update's part is named by the network it trained)."""
+    (the update's part is named by the network it trained), and the FLOPs executed meanwhile."""
 
-    def __init__(self):
+    def __init__(self, counter: Optional[FlopCounter] = None):
         self.parts: Dict[str, float] = {}
+        self.counter = counter
         self._last = time.perf_counter()
 
     def start(self) -> None:
         self.parts = {}
+        if self.counter is not None:
+            self.counter.start()
         self._last = time.perf_counter()
 
     def lap(self, part: str) -> None:
         now = time.perf_counter()
         self.parts[part] = self.parts.get(part, 0.0) + now - self._last
-        self._last = now
+        if self.counter is not None:
+            self.counter.lap(part)
+        self._last = time.perf_counter()  # the counting's own time is nobody's
 
 
 def _next_pass_if_due(state, plugins, pass_end_s: List[float]) -> None:
@@ -258,6 +322,33 @@ def time_parts(state, plugins, iters: int, warmup: int, pass_end_s: List[float])
     return rows
 
 
+def count_flops(state, plugins, pass_end_s: List[float]) -> Dict[str, Dict[str, float]]:
+    """The FLOPs executed by each part, per network the iteration trains ({"dis": {"forwards":
+    ..., "step": ...}, "gen": ...}), counted on iterations of their own (the hooks cost time, so
+    none of them is timed), until each network was trained twice."""
+    from .roles import DIS, GEN
+    from .trainer import run_iteration
+
+    nets = state.nets
+    counter = FlopCounter([nets.gen_training, nets.dis_training])
+    clock = PartClock(counter)
+    seen: Dict[str, List[Dict[str, int]]] = {DIS: [], GEN: []}
+    try:
+        for _ in range(8 * getattr(state.scheduler, "max_strike", 5) + 8):
+            if min(len(v) for v in seen.values()) >= 2:
+                break
+            _next_pass_if_due(state, plugins, pass_end_s)
+            clock.start()
+            run_iteration(state, plugins, clock.lap)
+            decision = state.result.decision
+            seen[decision].append({"forwards": counter.parts.get("forwards", 0),
+                                   "step": counter.parts.get(decision, 0)})
+    finally:
+        counter.close()
+    return {network: {part: statistics.fmean(r[part] for r in rows) for part in rows[0]}
+            for network, rows in seen.items() if rows}
+
+
 def time_whole(state, plugins, iters: int, warmup: int, pass_end_s: List[float]) -> List[tuple]:
     """The same function timed whole, without the clock: a cross-check of the parts. (seconds,
     network trained) of each measured iteration."""
@@ -292,12 +383,27 @@ def typical_iteration(times: List[tuple], alternating: bool) -> float:
     return total
 
 
+def executed_flops(counted: Dict[str, Dict[str, float]], d_share: float,
+                   g_share: float) -> Dict[str, float]:
+    """The FLOPs a part executes (`count_flops`), and an iteration's, with the shares of D and G
+    iterations of the measurement."""
+    dis, gen = counted.get("dis", {}), counted.get("gen", {})
+    forwards = d_share * dis.get("forwards", 0.0) + g_share * gen.get("forwards", 0.0)
+    return {"forwards": forwards, "d_step": dis.get("step", 0.0),
+            "g_step": gen.get("step", 0.0),
+            "iteration": forwards + d_share * dis.get("step", 0.0)
+            + g_share * gen.get("step", 0.0)}
+
+
 def summarise(rows: List[dict], flops: Dict[str, int], peak_gflops: float,
-              alternating: bool = False) -> dict:
+              alternating: bool = False,
+              counted: Optional[Dict[str, Dict[str, float]]] = None) -> dict:
     """Per part (ms): the compute parts' medians, the overhead parts' means - their costs come
     in bursts a median would hide (a noise chunk every 64 iterations, a reshuffle, a plugin's
     every-N-iterations work). The iteration is the median compute (`typical_iteration`) plus
-    the mean overhead; each part's contribution to it and share, FLOPs, GFLOP/s."""
+    the mean overhead; each part's contribution to it and share, FLOPs, GFLOP/s. `flops` are
+    nominal (the plain path's work); with `counted` (`count_flops`) the GFLOP/s are of the FLOPs
+    really executed."""
     d_rows = [r for r in rows if r["decision"] == "dis"]
     g_rows = [r for r in rows if r["decision"] == "gen"]
     med = {
@@ -315,7 +421,8 @@ def summarise(rows: List[dict], flops: Dict[str, int], peak_gflops: float,
     d_share, g_share = len(d_rows) / len(rows), len(g_rows) / len(rows)
     per_iter = dict(med, d_step=med["d_step"] * d_share, g_step=med["g_step"] * g_share)
     iter_flops = flops["forwards"] + d_share * flops["d_step"] + g_share * flops["g_step"]
-    all_flops = dict(flops, iteration=iter_flops)
+    nominal = dict(flops, iteration=iter_flops)
+    all_flops = executed_flops(counted, d_share, g_share) if counted else nominal
     seconds = {"forwards": med["forwards"], "d_step": med["d_step"], "g_step": med["g_step"],
                "iteration": total}
     gflops = {k: all_flops[k] / seconds[k] / 1e9 if seconds[k] else 0.0 for k in seconds}
@@ -329,6 +436,8 @@ def summarise(rows: List[dict], flops: Dict[str, int], peak_gflops: float,
         "share": {k: v / total for k, v in per_iter.items()},
         "overhead_share": sum(per_iter[k] for k in OVERHEAD) / total,
         "flops": all_flops,
+        "flops_counted": "executed" if counted else "nominal",
+        "nominal_flops": nominal,
         "gflops": gflops,
         "peak_fraction": {k: v / peak_gflops for k, v in gflops.items()},
     }
@@ -358,13 +467,14 @@ def measure_ours(settings, iters: int, warmup: int, check_iters: int, peak_gflop
         fire(plugins, "on_train_start", state)
         state.start_pass()
         fire(plugins, "on_pass_start", state)
+        counted = count_flops(state, plugins, pass_end_s)
         rows = time_parts(state, plugins, iters, warmup, pass_end_s)
         whole = time_whole(state, plugins, check_iters, warmup, pass_end_s) if check_iters else []
         if not pass_end_s:  # once, so its cost is known even when no pass ended
             start = time.perf_counter()
             fire(plugins, "on_pass_end", state)
             pass_end_s.append(time.perf_counter() - start)
-        result = summarise(rows, flops, peak_gflops, alternating)
+        result = summarise(rows, flops, peak_gflops, alternating, counted)
         if whole:
             result["whole_step_iteration_ms"] = 1000 * typical_iteration(whole, alternating)
         result.update(
@@ -637,10 +747,10 @@ def format_report(name: str, r: dict, peak_gflops: float) -> str:
         f"  pass-end hooks ({', '.join(r['plugins'])}): {r['pass_end_ms']:.1f} ms once a pass "
         f"= {r['pass_end_ms_per_iter']:.4f} ms/iter over {r['iters_per_pass']} iterations "
         "(not in the iteration)",
-        f"  FLOPs/iteration (nominal: the plain path's work) {_si(r['flops']['iteration'])} "
-        f"(forwards "
+        f"  FLOPs/iteration executed {_si(r['flops']['iteration'])} (forwards "
         f"{_si(r['flops']['forwards'])}, D step {_si(r['flops']['d_step'])}, G step "
-        f"{_si(r['flops']['g_step'])}); matmul peak {peak_gflops:.1f} GFLOP/s",
+        f"{_si(r['flops']['g_step'])}; v1's nominal work, as the plain path does it: "
+        f"{_si(r['nominal_flops']['iteration'])}); matmul peak {peak_gflops:.1f} GFLOP/s",
         f"  peak memory: this process so far {r['peak_mb']:.0f} MB",
     ]
     if "run" in r:
@@ -663,6 +773,17 @@ def format_report(name: str, r: dict, peak_gflops: float) -> str:
         torch = r["torch"]
         lines.append(f"  PyTorch {torch.get('version', '')}: {torch['ms']['iteration']:.2f} "
                      f"ms/iter -> ours / torch = {r['torch_ratio']:.2f}")
+    rounds = r.get("rounds", [])
+    if len(rounds) > 1:
+        lines.append(f"  over {len(rounds)} rounds (ours, plain, torch in turn; the report above "
+                     "is the median round's):")
+        for key, label in (("ours_ms", "ours ms/iter"), ("plain_ms", "plain ms/iter"),
+                           ("torch_ms", "PyTorch ms/iter"), ("speedup", "plain / ours"),
+                           ("torch_ratio", "ours / PyTorch")):
+            values = sorted(x[key] for x in rounds if key in x)
+            if values:
+                lines.append(f"    {label:<16} {values[0]:.3g}-{values[-1]:.3g} (median "
+                             f"{statistics.median(values):.3g})")
     return "\n".join(lines)
 
 
@@ -733,23 +854,37 @@ def benchmark(args) -> dict:
           f" threads): {peak:.1f} GFLOP/s; load average {report['load_at_start']} on "
           f"{report['machine']['cores']} cores ({report['machine']['cpu']})", flush=True)
     report["results"] = {}
+    rounds = max(1, getattr(args, "rounds", 1) or 1)
     for name, settings in all_settings.items():
-        print(f"{name}: timing our trainer...", flush=True)
-        warmup, plain_iters = counts["warmup"][name], counts["plain_iters"][name]
-        r = measure_ours(settings, iters[name], warmup, counts["check_iters"][name], peak)
-        r.update(batch_size=settings.batch_size, loop=baseline_loop(settings))
-        if name == "mnist" and args.run_iters > 0:
-            print(f"{name}: a short whole run for its peak memory...", flush=True)
-            r["run"] = run_short_training(settings, args.run_iters, sets)
-        print(f"{name}: the plain baseline...", flush=True)
-        r["plain"] = run_baseline("benchmark_plain", settings, plain_iters, warmup, plain=True)
-        r["speedup"] = r["plain"]["ms"]["iteration"] / r["iteration_ms"]
-        if want_torch:
-            print(f"{name}: PyTorch...", flush=True)
-            r["torch"] = run_baseline("benchmark_torch", settings, plain_iters, warmup,
-                                      plain=False)
-            r["torch_ratio"] = r["iteration_ms"] / r["torch"]["ms"]["iteration"]
-        r["load_after"] = _load()
+        runs = []
+        for turn in range(rounds):  # ours, plain, torch in turn: each ratio from one round
+            where = f"{name}" + (f" (round {turn + 1} of {rounds})" if rounds > 1 else "")
+            print(f"{where}: timing our trainer...", flush=True)
+            warmup, plain_iters = counts["warmup"][name], counts["plain_iters"][name]
+            r = measure_ours(settings, iters[name], warmup, counts["check_iters"][name], peak)
+            r.update(batch_size=settings.batch_size, loop=baseline_loop(settings))
+            if name == "mnist" and args.run_iters > 0 and turn == 0:
+                print(f"{name}: a short whole run for its peak memory...", flush=True)
+                r["run"] = run_short_training(settings, args.run_iters, sets)
+            print(f"{where}: the plain baseline...", flush=True)
+            r["plain"] = run_baseline("benchmark_plain", settings, plain_iters, warmup,
+                                      plain=True)
+            r["speedup"] = r["plain"]["ms"]["iteration"] / r["iteration_ms"]
+            if want_torch:
+                print(f"{where}: PyTorch...", flush=True)
+                r["torch"] = run_baseline("benchmark_torch", settings, plain_iters, warmup,
+                                          plain=False)
+                r["torch_ratio"] = r["iteration_ms"] / r["torch"]["ms"]["iteration"]
+            r["load_after"] = _load()
+            runs.append(r)
+        r = sorted(runs, key=lambda run: run["iteration_ms"])[len(runs) // 2]  # the median
+        if "run" in runs[0]:
+            r["run"] = runs[0]["run"]
+        r["rounds"] = [{"ours_ms": x["iteration_ms"], "plain_ms": x["plain"]["ms"]["iteration"],
+                        "speedup": x["speedup"],
+                        **({"torch_ms": x["torch"]["ms"]["iteration"],
+                            "torch_ratio": x["torch_ratio"]} if "torch" in x else {})}
+                       for x in runs]
         report["results"][name] = r
         print(format_report(name, r, peak), flush=True)
         print(f"  load average after: {r['load_after']} (figures are noisy on a shared machine)",

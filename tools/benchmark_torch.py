@@ -1,9 +1,9 @@
 """The optional PyTorch comparison of tools/benchmark.py (`--compare torch`): the same networks
 (layers, initialisations and batch-statistics batch norms of conf/gan_conf.py,
-conf/gan_conf_image.py, conf/mlp_gan.py, conf/leaky_mlp_gan.py and conf/acgan.py, rebuilt in
-torch) and the same schedule (v1's, or the MLP GANs' and the AC-GAN's D-then-G loop, as
-tools/benchmark_plain.py's `--loop alternate` describes it), written the ordinary PyTorch way,
-timed per iteration.
+conf/gan_conf_image.py, conf/mlp_gan.py, conf/leaky_mlp_gan.py, conf/acgan.py and
+conf/acgan_bn.py, rebuilt in torch) and the same schedule (v1's, or the MLP GANs' and the
+AC-GAN's D-then-G loop, as tools/benchmark_plain.py's `--loop alternate` describes it), written
+the ordinary PyTorch way, timed per iteration.
 
 Run by the benchmark as `python tools/benchmark_torch.py ...` in a subprocess with the
 trainer's CPU environment, only when torch is importable; it never imports paddle. Batches come
@@ -166,11 +166,50 @@ def build_acgan(torch):
     return Generator(), Discriminator()
 
 
+def build_acgan_bn(torch):
+    """(generator, discriminator) of conf/acgan_bn.py: the later Keras generator (dense 3x3x384,
+    transposed convolutions 192 and 96 with batch norm, then 1 with tanh) with conf/acgan.py's
+    discriminator; Keras's batch-norm momentum 0.99 and epsilon 1e-3, the batch's statistics in
+    training as in our run."""
+    nn, F = torch.nn, torch.nn.functional
+    _, dis = build_acgan(torch)
+    normal, uniform = nn.init.xavier_normal_, nn.init.xavier_uniform_
+
+    def init(layer, weight_init):
+        weight_init(layer.weight)
+        if getattr(layer, "bias", None) is not None:
+            nn.init.zeros_(layer.bias)
+        return layer
+
+    class Generator(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = init(nn.Embedding(CLASSES_ACGAN, NOISE_ACGAN), normal)
+            self.dense = init(nn.Linear(NOISE_ACGAN, 3 * 3 * 384), uniform)
+            self.deconv1 = init(nn.ConvTranspose2d(384, 192, 5, stride=1, padding=0), normal)
+            self.bn1 = nn.BatchNorm2d(192, momentum=0.01, eps=1e-3)  # torch's = 1 - Keras's
+            self.deconv2 = init(nn.ConvTranspose2d(192, 96, 5, stride=2, padding=2,
+                                                   output_padding=1), normal)
+            self.bn2 = nn.BatchNorm2d(96, momentum=0.01, eps=1e-3)
+            self.deconv3 = init(nn.ConvTranspose2d(96, 1, 5, stride=2, padding=2,
+                                                   output_padding=1), normal)
+
+        def forward(self, noise, labels):
+            x = F.relu(self.dense(noise * self.embedding(labels))).reshape(-1, 384, 3, 3)
+            x = self.bn1(F.relu(self.deconv1(x)))
+            x = self.bn2(F.relu(self.deconv2(x)))
+            return torch.tanh(self.deconv3(x))
+
+    return Generator(), dis
+
+
 def build_alternate(torch, conf_name: str):
     """(generator, discriminator, noise size, classes) of a conf timed with the alternate loop,
     by its file name; classes is 0 for an unconditional conf."""
     if conf_name == "acgan.py":
         return (*build_acgan(torch), NOISE_ACGAN, CLASSES_ACGAN)
+    if conf_name == "acgan_bn.py":
+        return (*build_acgan_bn(torch), NOISE_ACGAN, CLASSES_ACGAN)
     if conf_name in ("mlp_gan.py", "leaky_mlp_gan.py"):
         return (*build_mlp(torch, conf_name), NOISE_MLP, 0)
     # a silent stand-in would time other networks than ours

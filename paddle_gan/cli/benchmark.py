@@ -56,6 +56,9 @@ def build_parser(prog: str = "paddle-gan benchmark") -> argparse.ArgumentParser:
         "time in collectives per iteration, and D's gradients averaged by one coalesced "
         "all-reduce against paddle.DataParallel; --iters (default 10) measured after "
         "--warmup (default 2)")
+    add("--rounds", type=int, default=1, metavar="N",
+        help="time ours, the plain baseline and PyTorch in turn N times and print the spread of "
+        "each ratio (each ratio from one round; default 1)")
     add("--json", metavar="PATH", help="write every figure to PATH as JSON")
     add("--data_dir", metavar="DIR", help="MNIST files (default data/mnist_data)")
     add("--set", action="append", default=[], metavar="KEY=VALUE", help="any setting")
@@ -72,7 +75,7 @@ def main(argv: Optional[List[str]] = None, prog: str = "paddle-gan benchmark") -
 def benchmark_command(args) -> int:
     if args.nproc is not None and args.nproc < 2:
         raise UsageError("--nproc must be at least 2")
-    for flag in ("iters", "plain_iters"):
+    for flag in ("iters", "plain_iters", "rounds"):
         if (getattr(args, flag) or 1) < 1:
             raise UsageError(f"--{flag} must be at least 1")
     if min(args.warmup or 0, args.run_iters, args.check_iters or 0) < 0:

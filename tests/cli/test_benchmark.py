@@ -37,10 +37,13 @@ def test_uniform_benchmark_json_has_every_figure(tmp_path, capsys):
     out = tmp_path / "bench.json"
     code = benchmark_main([
         "--data", "uniform", "--iters", "5", "--warmup", "2", "--plain_iters", "3",
-        "--check_iters", "3", "--set", "data_size=20000", "--json", str(out),
+        "--check_iters", "3", "--set", "data_size=20000", "--rounds", "2", "--json", str(out),
     ])
     assert code == 0
     report = json.loads(out.read_text())
+    rounds = report["results"]["uniform"]["rounds"]  # ours and plain in turn, twice
+    assert len(rounds) == 2 and all(x["speedup"] == x["plain_ms"] / x["ours_ms"] for x in rounds)
+    assert report["results"]["uniform"]["iteration_ms"] in {x["ours_ms"] for x in rounds}
     assert report["matmul_peak_gflops"] > 0
     r = report["results"]["uniform"]
     for path, value in numbers(r):
@@ -61,7 +64,8 @@ def test_uniform_benchmark_json_has_every_figure(tmp_path, capsys):
     assert r["overhead_share"] == pytest.approx(overhead / r["iteration_ms"])
     table = capsys.readouterr().out
     for words in ("loss forwards", "D step", "G step", "parameter sync", "speed-up",
-                  "overhead", "matmul peak", "load average"):
+                  "overhead", "matmul peak", "load average", "over 2 rounds", "plain / ours",
+                  "FLOPs/iteration executed"):
         assert words in table
 
 
@@ -164,7 +168,7 @@ def test_acgan_case_times_the_conditional_run_and_its_baselines(tmp_path, capsys
         "--data", "mnist_acgan", "--iters", "1", "--warmup", "1", "--plain_iters", "1",
         "--check_iters", "1", "--data_dir", str(tiny_mnist(tmp_path / "mnist")),
         "--set", "batch_size=2", "--set", "plugins=[console]", "--compare", "torch",
-        "--json", str(out),
+        "--set", "conf=conf/acgan.py", "--json", str(out),  # the first generator: known FLOPs
     ])
     assert code == 0
     r = json.loads(out.read_text())["results"]["mnist_acgan"]
@@ -174,13 +178,17 @@ def test_acgan_case_times_the_conditional_run_and_its_baselines(tmp_path, capsys
     assert r["d_steps"] == 1 and r["g_steps"] == 1  # one iteration: rounded up to a D-G cycle
     assert r["forward_flops_per_sample"] == acgan_flops_per_sample()
     per_sample = r["forward_flops_per_sample"]
-    assert r["flops"]["g_step"] == 2 * 2 * 3 * (per_sample["gen"] + per_sample["dis"])
+    nominal = 2 * 2 * 3 * (per_sample["gen"] + per_sample["dis"])  # v1's: backward = 2 forwards
+    assert r["nominal_flops"]["g_step"] == nominal
+    # executed: G's forward and backward on both batches, D's forward and its input gradient
+    # only (no weight gradient for D in a G step), and no input gradient for G's first layer
+    assert 0.5 * nominal < r["flops"]["g_step"] < nominal
     # One D and one G iteration: the iteration is their mean, the parts' sum.
     assert r["iteration_ms"] == pytest.approx(sum(r["ms_per_iter"].values()))
     assert r["plain"]["d_steps"] == 1 and r["plain"]["g_steps"] == 1
     assert r["plain"]["ms"]["iteration"] > 0 and r["speedup"] > 0
     table = capsys.readouterr().out
-    for words in ("G step (2 batches)", "shuffled batches", "FLOPs/iteration (nominal"):
+    for words in ("G step (2 batches)", "shuffled batches", "FLOPs/iteration executed"):
         assert words in table
     if importlib.util.find_spec("torch") is None:
         assert "torch is not installed" in table and "torch" not in r
@@ -189,20 +197,22 @@ def test_acgan_case_times_the_conditional_run_and_its_baselines(tmp_path, capsys
         assert "PyTorch" in table
 
 
-def test_torch_acgan_is_the_conf_layer_for_layer(monkeypatch):
+@pytest.mark.parametrize("conf_name", ["acgan", "acgan_bn"])
+def test_torch_acgan_is_the_conf_layer_for_layer(monkeypatch, conf_name):
     torch = pytest.importorskip("torch")
     import paddle
 
     monkeypatch.syspath_prepend(str(REPO_ROOT / "tools"))  # it imports benchmark_plain
     benchmark_torch = load_tool("benchmark_torch")
-    conf = load_conf_module(REPO_ROOT / "conf/acgan.py")
+    conf = load_conf_module(REPO_ROOT / f"conf/{conf_name}.py")
     torch.manual_seed(0)
     pairs = list(zip((conf.build_generator((1, 28, 28)), conf.build_discriminator((1, 28, 28))),
-                     benchmark_torch.build_acgan(torch)))
+                     getattr(benchmark_torch, f"build_{conf_name}")(torch)))
     for ours, theirs in pairs:
         ours.eval()  # no dropout: the outputs are compared
         theirs.eval()
-        mine, other = ours.state_dict(), theirs.state_dict()
+        mine = ours.state_dict()
+        other = {k: v for k, v in theirs.state_dict().items() if "num_batches" not in k}
         assert len(mine) == len(other)
         for (name, value), (other_name, target) in zip(mine.items(), other.items()):
             weight = value.numpy()
@@ -246,3 +256,31 @@ def test_nproc_times_one_process_against_two_launched_ranks(tmp_path, capsys):
 def test_nproc_below_2_is_exit_2(capsys):
     assert benchmark_main(["--nproc", "1"]) == 2
     assert "--nproc must be at least 2" in capsys.readouterr().err
+
+
+def test_executed_flops_follow_what_the_backward_computes():
+    """A layer's forward, then its gradients as far as they run: the input's when the input
+    needs one, the weight's when it is trained, for every call since the weight's last one."""
+    import paddle
+    import paddle.nn as nn
+
+    first, second = nn.Linear(3, 4), nn.Linear(4, 2)
+    counter = benchmark.FlopCounter([nn.Sequential(first, second)])
+    per_call = {"first": 2 * 3 * 4 * 5, "second": 2 * 4 * 2 * 5}  # a batch of 5
+    x = paddle.randn([5, 3])  # data: no input gradient for the first layer
+    second(first(x)).sum().backward()
+    counter.lap("both")
+    # forwards; then the second's input and weight gradients, the first's weight gradient only
+    assert counter.parts["both"] == 2 * per_call["first"] + 3 * per_call["second"]
+    with paddle.no_grad():
+        second(first(x))
+    counter.lap("no_grad")
+    assert counter.parts["no_grad"] == per_call["first"] + per_call["second"]
+    second.weight.stop_gradient = second.bias.stop_gradient = True  # frozen: input grad only
+    h = first(x).detach()
+    h.stop_gradient = False
+    (grad,) = paddle.grad(second(h).sum(), [h])
+    counter.lap("frozen")
+    # the first's forward (no backward: detached), the second's forward and input gradient
+    assert counter.parts["frozen"] == per_call["first"] + 2 * per_call["second"]
+    counter.close()
