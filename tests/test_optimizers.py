@@ -158,3 +158,30 @@ def test_a_decaying_run_resumes_bit_for_bit_and_a_longer_one_is_a_change(tmp_pat
     capsys.readouterr()
     assert cli(tmp_path / "one_go", "--num_passes", "3", "--resume", "auto") == 0
     assert "changed settings: num_passes 2 -> 3" in capsys.readouterr().out  # spreads the decay
+
+
+@pytest.mark.parametrize("gradient", [1.0, 1e-6, 1e-10])
+def test_the_one_kernel_adam_is_adam(gradient):
+    """optimizers.adam updates every parameter in one kernel (use_multi_tensor): the same update
+    as Paddle's kernel per parameter, to a unit in the last place, for any gradient size (a
+    formula that moved epsilon would differ by the learning rate on the smallest ones)."""
+    def run(multi):
+        paddle.seed(0)
+        net = paddle.nn.Sequential(paddle.nn.Linear(8, 16), paddle.nn.ReLU(),
+                                   paddle.nn.Linear(16, 4))
+        optimizer = paddle.optimizer.Adam(1e-3, beta1=0.5, parameters=net.parameters(),
+                                          use_multi_tensor=multi)
+        rng = np.random.default_rng(0)
+        for _ in range(5):
+            x = paddle.to_tensor(rng.standard_normal((32, 8)).astype("float32"))
+            (net(x).square().mean() * gradient).backward()
+            optimizer.step()
+            optimizer.clear_grad()
+        return [p.numpy() for p in net.parameters()]
+
+    for one, each in zip(run(True), run(False)):
+        np.testing.assert_allclose(one, each, rtol=2.4e-7, atol=1e-9)
+    settings = resolve_settings(None, [], {}, "uniform").optimizer
+    from paddle_gan.optimizers import adam
+
+    assert adam(settings, paddle.nn.Linear(2, 2).parameters())._use_multi_tensor
