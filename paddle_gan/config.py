@@ -182,6 +182,9 @@ class Settings:
     # along an image's channels, a point's features); the batch size must be a multiple of it
     packing: int = field(default=1, metadata={"min": 1, "max": 64})
     ema: EmaSettings = field(default_factory=EmaSettings)  # docs/packing-and-ema.md
+    # the step's compute: float32, or bf16 (bfloat16 matrix products and convolutions, float32
+    # weights; refused where this Paddle has no bfloat16 kernels: docs/performance.md)
+    precision: str = field(default="float32", metadata={"choices": ("float32", "bf16")})
     # everything optional, in the order they run (those that save the state first)
     plugins: List[str] = field(
         default_factory=lambda: ["console", "samples", "visualdl", "metrics", "checkpoint"],

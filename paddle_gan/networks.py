@@ -15,6 +15,7 @@ input from the shape it is given.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
@@ -24,7 +25,7 @@ import paddle.nn as nn
 
 from .config import conf_error
 from .distributed import ALONE, Ranks
-from .errors import Diverged, SyncError
+from .errors import ConfigError, Diverged, SyncError
 from .roles import DIS, GEN
 
 
@@ -173,6 +174,15 @@ class Networks:
     ema_start: int = 0  # the iteration from which the generator averages
     # each optimiser's settings, when its learning rate decays over the run
     decaying: Tuple[Tuple[paddle.optimizer.Optimizer, object], ...] = ()
+    precision: str = "float32"  # of the step's forwards; bf16: bfloat16 with float32 weights
+
+    def compute_precision(self):
+        """The step's compute: float32, or with `precision: bf16` Paddle's automatic mixed
+        precision in bfloat16 (level O1: the matrix products and convolutions in bfloat16, the
+        weights, their updates and the losses' reductions in float32)."""
+        if self.precision != "bf16":
+            return contextlib.nullcontext()
+        return paddle.amp.auto_cast(enable=True, dtype="bfloat16", level="O1")
 
     def __post_init__(self):
         # The pairs are fixed once built (optimisers update tensors in place), so sync after
@@ -280,11 +290,30 @@ def build_networks(conf, sample_shape: tuple, settings, logits: int = 2) -> Netw
         packing=packing,
         ema_decay=settings.ema.decay,
         ema_start=settings.ema.start,
+        precision=settings.precision,
         decaying=tuple((opt, settings.optimizer_of(network)) for network, opt in (
             (GEN, opt_g), (DIS, opt_d)) if settings.optimizer_of(network).decay != "none"),
     )
     nets.sync_all()
     return nets
+
+
+def check_precision(precision: str, device: str) -> None:
+    """A ConfigError unless this Paddle computes in `precision` on `device`: one bfloat16
+    matrix product and convolution tried (a CPU build of Paddle 3.3 has neither kernel, even on
+    a CPU with AMX or AVX512-BF16)."""
+    if precision != "bf16":
+        return
+    try:
+        x = paddle.ones([2, 2, 4, 4], dtype="bfloat16")
+        paddle.matmul(x, x)
+        paddle.nn.functional.conv2d(x, paddle.ones([2, 2, 3, 3], dtype="bfloat16"))
+    except Exception as err:  # Paddle's NotFound: "The kernel ... is not registered"
+        kind = type(err).__name__
+        raise ConfigError(f"precision bf16: Paddle {paddle.__version__} has no bfloat16 matrix "
+                          f"product or convolution on {device} ({kind}; its CPU builds have "
+                          "none, whatever the CPU); use a GPU with bfloat16 (NVIDIA Ampere or "
+                          "newer), or precision: float32") from None
 
 
 def discriminator_outputs(nets: Networks) -> Tuple[int, int]:

@@ -44,7 +44,7 @@ def build_state(settings: Settings, output_dir: Path, ranks: Ranks = ALONE) -> T
     import paddle
 
     from .losses import Objective
-    from .networks import build_networks
+    from .networks import build_networks, check_precision
 
     random.seed(settings.seed)  # for a conf module that draws from it while it builds
     np.random.seed(settings.seed)  # nothing of ours draws from it; a conf module or plugin may
@@ -56,6 +56,7 @@ def build_state(settings: Settings, output_dir: Path, ranks: Ranks = ALONE) -> T
     check_labels(dataset, getattr(conf, "NUM_CLASSES", 0), settings.conf)
     batch = global_batch(settings, ranks)
     check_packing(settings, batch // ranks.world, getattr(conf, "NUM_CLASSES", 0))
+    check_precision(settings.precision, paddle.device.get_device())
     nets = build_networks(conf, dataset.sample_shape, settings, loss.logits)
     check_discriminator(nets, loss, settings.conf)
     nets.ranks = ranks

@@ -120,7 +120,8 @@ class GanStep:
         if labels is not None:
             fake_labels = self.rng.labels(noise.shape[0], self.nets.num_classes)
             batch = Batch(real, noise, labels, paddle.to_tensor(fake_labels))
-        forward = self._forward_losses(batch, planned)
+        with self.nets.compute_precision():
+            forward = self._forward_losses(batch, planned)
         check_finite(forward.losses)
         return forward
 
@@ -130,7 +131,8 @@ class GanStep:
         if forward.planned not in (None, decision):
             raise ValueError(f"forward was run for a {forward.planned} step, not a {decision} "
                              "step")
-        done = self._train_dis(forward) if decision == DIS else self._train_gen(forward)
+        with self.nets.compute_precision():
+            done = self._train_dis(forward) if decision == DIS else self._train_gen(forward)
         check_finite(done)
         return {name: value for name, value in done.items() if not name.endswith("_train")}
 

@@ -4,6 +4,7 @@ import sys
 
 import numpy as np
 import paddle
+import pytest
 import yaml
 
 from paddle_gan.cli.train import main
@@ -89,3 +90,20 @@ def test_same_seed_same_results_and_another_seed_differs(tmp_path):
     assert png_a == png_b
     assert not all(np.array_equal(params_a[k], params_c[k]) for k in params_a)
     assert png_a != png_c
+
+
+def test_bf16_where_paddle_has_no_bfloat16_kernels_is_one_line(tmp_path, capsys):
+    import paddle
+
+    from paddle_gan.networks import check_precision
+
+    try:  # what this Paddle on this device can do decides the expected outcome
+        check_precision("bf16", paddle.device.get_device())
+        pytest.skip("this Paddle computes in bfloat16 here")
+    except Exception:
+        pass
+    code = main(["-d", "uniform", "--set", "precision=bf16", "--num_passes", "1",
+                 "--iters_per_pass", "2", "--output_dir", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: precision bf16: Paddle ")
+    assert not (tmp_path / "run" / "train.log").exists()  # refused before the run began
