@@ -52,11 +52,11 @@ RANKS_WORKER = Path(__file__).resolve().parent / "cli" / "benchmark_ranks.py"  #
 # What can be timed: a run config each (its data, conf, loss, schedule and batch).
 CASES = {"uniform": "conf/uniform.yaml", "mnist": "conf/mnist.yaml",
          "mnist_mlp": "conf/mnist_mlp.yaml", "mnist_leaky": "conf/mnist_leaky.yaml",
-         "mnist_acgan": "conf/mnist_acgan.yaml"}
+         "mnist_acgan": "conf/mnist_acgan.yaml", "ring": "conf/ring.yaml"}
 # Settings a case pins (none: every case times its run config as a user runs it).
 CASE_SETS: Dict[str, List[str]] = {}
 DEFAULT_ITERS = {"uniform": 1000, "mnist": 30, "mnist_mlp": 300, "mnist_leaky": 300,
-                 "mnist_acgan": 6}
+                 "mnist_acgan": 6, "ring": 300}
 # The other counts' defaults. The AC-GAN's G update (2 x 100 samples) is about 1 TFLOP, seconds
 # on a small CPU, and the plain baseline is slower still: few iterations of everything.
 DEFAULT_COUNTS = {"warmup": 5, "plain_iters": 20, "check_iters": 10}
@@ -680,6 +680,8 @@ def _baseline_args(settings, iters: int, warmup: int) -> List[str]:
         "--aux_weight", str(loss.aux_weight), "--g_batches", str(loss.g_batches),
         "--noise", settings.noise,
         "--pixel_range", str(low), str(high), "--conf", str(settings.resolved_conf_path()),
+        "--packing", str(settings.packing), "--r1_gamma", str(loss.r1_gamma),
+        "--ema_decay", str(settings.ema.decay),
     ]
 
 
@@ -830,7 +832,7 @@ def benchmark(args) -> dict:
     flags = {"execution": args.execution}
     all_settings = {}
     for name in names:  # every setting and data file is checked before anything is timed
-        image = name != "uniform"
+        image = name.startswith("mnist")
         sets = CASE_SETS.get(name, []) + list(args.set) + (
             [f"data_dir={args.data_dir}"] if args.data_dir and image else [])
         settings = resolve_settings(resource_path(CASES[name]), sets, flags, None)

@@ -10,17 +10,19 @@ generator_training) with `.eval()`/`.train()` toggles, the v1 loss-based schedul
 subprocess whose environment is as installed (no thread or MKL settings); it prints one JSON
 line: the median iteration and the median of each part, in milliseconds, and its peak memory.
 
-`--loop alternate` (the TensorFlow MLP GANs and the Keras AC-GAN: one logit, the `alternate`
-1:1 schedule): an iteration is a D update on a real batch (a slice of a shuffle per pass, as
-TensorFlow's `next_batch` gives them) and a fake one with the run's loss, or a G update on
-`--g_batches` batches of noise, alternating, as their TensorFlow and Keras code runs them; the
-loss values come from those updates, no other forwards. A conditional conf (NUM_CLASSES, the
-AC-GAN) gets the real batch's labels and uniformly drawn fake classes, and `--aux_weight` times
+`--loop alternate` (the TensorFlow MLP GANs, the Keras AC-GAN and the mode benchmarks' MLP GAN: one
+logit, the `alternate` 1:1 schedule): an iteration is a D update on a real batch (a slice of a
+shuffle per pass, as TensorFlow's `next_batch` gives them) and a fake one with the run's loss, or a
+G update on `--g_batches` batches of noise, alternating, as their TensorFlow and Keras code runs
+them; the loss values come from those updates, no other forwards. A conditional conf (NUM_CLASSES,
+the AC-GAN) gets the real batch's labels and uniformly drawn fake classes, and `--aux_weight` times
 the class cross-entropy is added on both batches for D and on G's batches for G. Its iteration
-figure is the median D iteration and the median G iteration weighted by how often each ran (as
-many times each: an odd --iters is rounded up): the two differ (the AC-GAN's G update is about
-six times its D update), so a median of the mix would be one of them.
-"""
+figure is the median D iteration and the median G iteration weighted by how often each ran (as many
+times each: an odd --iters is rounded up): the two differ (the AC-GAN's G update is about six times
+its D update), so a median of the mix would be one of them. For the ring and grid (`--data
+ring|grid`, PacGAN's layouts drawn here) it does what their run config adds: `--packing m` (D
+judges m points at once: a reshape), `--r1_gamma` (R1 on D's real batch: a double backward) and
+`--ema_decay` (after each G update, an average of G kept in a copy of it)."""
 from __future__ import annotations
 
 import argparse
@@ -72,6 +74,20 @@ def load_mnist_labels(data_dir) -> np.ndarray:
     path = Path(data_dir) / "train-labels-idx1-ubyte"
     raw = path.read_bytes() if path.is_file() else gzip.open(f"{path}.gz").read()
     return np.frombuffer(raw, dtype=np.uint8, offset=8).astype("int64")
+
+
+def mixture_points(data: str, size: int, seed: int) -> np.ndarray:
+    """PacGAN's 2-D mixtures, float32 [size, 2]: 8 Gaussians on a unit circle (sigma 0.01), or
+    25 on {-4,-2,0,2,4}^2 (sigma 0.05)."""
+    rng = np.random.default_rng(seed)
+    if data == "ring":
+        angles = 2 * np.pi * np.arange(8) / 8
+        means, sigma = np.stack([np.cos(angles), np.sin(angles)], 1), 0.01
+    else:
+        axis = np.arange(-4.0, 5.0, 2.0)
+        means, sigma = np.stack(np.meshgrid(axis, axis), -1).reshape(-1, 2), 0.05
+    picks = rng.integers(0, len(means), size)
+    return (means[picks] + rng.normal(0, sigma, (size, 2))).astype("float32")
 
 
 def noise_batch(rng: np.random.Generator, shape, distribution: str) -> np.ndarray:
@@ -143,7 +159,7 @@ def common_parser(description: str) -> argparse.ArgumentParser:
     """The arguments every baseline takes (tools/benchmark.py passes them)."""
     parser = argparse.ArgumentParser(description=description)
     add = parser.add_argument
-    add("--data", choices=("uniform", "mnist"), required=True)
+    add("--data", choices=("uniform", "mnist", "ring", "grid"), required=True)
     add("--conf", required=True, help="conf module path (conf/gan_conf.py, mlp_gan.py, ...)")
     add("--loop", choices=("v1", "alternate"), default="v1")
     add("--loss", default="v1", help="alternate loop: non_saturating or minimax")
@@ -162,6 +178,9 @@ def common_parser(description: str) -> argparse.ArgumentParser:
     add("--seed", type=int, default=1)
     add("--iters", type=int, default=20)
     add("--warmup", type=int, default=2)
+    add("--packing", type=int, default=1, help="alternate loop: points D judges at once")
+    add("--r1_gamma", type=float, default=0.0, help="alternate loop: R1 on D's real batch")
+    add("--ema_decay", type=float, default=0.0, help="alternate loop: an average of G")
     return parser
 
 
@@ -178,7 +197,15 @@ def alternate_loop(args, data: np.ndarray, conf) -> PartTimes:
     shape, batch, rng = data.shape[1:], args.batch_size, np.random.default_rng(args.seed)
     classes = int(getattr(conf, "NUM_CLASSES", 0))
     labels = load_mnist_labels(args.data_dir) if classes else None
-    gen, dis = conf.build_generator(shape), conf.build_discriminator(shape, 1)
+    m = args.packing
+    gen = conf.build_generator(shape)
+    dis_net = conf.build_discriminator((shape[0] * m, *shape[1:]), 1)
+    average = conf.build_generator(shape) if args.ema_decay else None
+    if average is not None:
+        average.set_state_dict(gen.state_dict())
+
+    def dis(images):  # m points of a batch side by side: one verdict a pack
+        return dis_net(images.reshape([-1, m * images.shape[1], *images.shape[2:]]))
 
     def adam(params):
         return paddle.optimizer.Adam(learning_rate=args.learning_rate, beta1=args.beta1,
@@ -194,11 +221,11 @@ def alternate_loop(args, data: np.ndarray, conf) -> PartTimes:
             loss = loss + args.aux_weight * F.cross_entropy(out[1], classes_of.reshape([-1, 1]))
         return loss
 
-    opt_d, opt_g = adam(dis.parameters()), adam(gen.parameters())
+    opt_d, opt_g = adam(dis_net.parameters()), adam(gen.parameters())
     g_batch = args.g_batches * batch
-    real_target = paddle.full([batch, 1], args.real_label)
-    zeros, ones = paddle.zeros([batch, 1]), paddle.ones([g_batch, 1])
-    g_zeros = paddle.zeros([g_batch, 1])
+    real_target = paddle.full([batch // m, 1], args.real_label)
+    zeros, ones = paddle.zeros([batch // m, 1]), paddle.ones([g_batch // m, 1])
+    g_zeros = paddle.zeros([g_batch // m, 1])
     order, position = rng.permutation(len(data)), 0
     times = PartTimes(args.iters, args.warmup, alternating=True)
     for i in times.loop():
@@ -222,11 +249,16 @@ def alternate_loop(args, data: np.ndarray, conf) -> PartTimes:
             fake = gen(*gen_inputs).detach()
             d_loss = (judge(real, real_target, real_labels)
                       + judge(fake, zeros, fake_labels))
+            if args.r1_gamma:  # gamma/2 E||grad D(real)||^2, a pack's input at a time
+                real.stop_gradient = False
+                (grad,) = paddle.grad(dis(real).sum(), [real], create_graph=True)
+                d_loss = d_loss + args.r1_gamma / 2 * (
+                    grad.reshape([batch // m, -1]) ** 2).sum(1).mean()
             d_loss.backward()
             opt_d.step()
             opt_d.clear_grad()
         else:
-            for param in dis.parameters():  # G's update computes no gradient for D's weights
+            for param in dis_net.parameters():  # G's update computes no gradient for D's weights
                 param.stop_gradient = True
             fake = gen(*gen_inputs)
             g_loss = (judge(fake, ones, fake_labels) if args.loss != "minimax"
@@ -234,8 +266,12 @@ def alternate_loop(args, data: np.ndarray, conf) -> PartTimes:
             g_loss.backward()
             opt_g.step()
             opt_g.clear_grad()
-            for param in dis.parameters():
+            for param in dis_net.parameters():
                 param.stop_gradient = False
+            if average is not None:
+                with paddle.no_grad():
+                    for mean, param in zip(average.parameters(), gen.parameters()):
+                        mean.set_value(mean + (1 - args.ema_decay) * (param - mean))
         float(d_loss if pick == "dis" else g_loss)  # what a user logs
         t2 = time.perf_counter()
         # no forwards of their own, no sync: the parts are data, step and nothing else
@@ -270,6 +306,8 @@ def main(argv=None) -> int:
     conf = load_conf(args.conf)
     if args.data == "uniform":
         data = np.random.rand(args.data_size, 2).astype("float32")
+    elif args.data in ("ring", "grid"):
+        data = mixture_points(args.data, args.data_size, args.seed)
     else:
         data = load_mnist_images(args.data_dir, *args.pixel_range)
     if args.loop == "alternate":

@@ -23,6 +23,7 @@ from benchmark_plain import (
     common_parser,
     load_mnist_images,
     load_mnist_labels,
+    mixture_points,
     noise_batch,
     v1_pick,
 )
@@ -31,6 +32,7 @@ NOISE_2D, HIDDEN_2D = 10, 10  # conf/gan_conf.py
 NOISE_IMAGE, FILTERS = 100, 64  # conf/gan_conf_image.py: noise, gf = df
 NOISE_MLP = 100  # conf/mlp_gan.py, conf/leaky_mlp_gan.py
 NOISE_ACGAN, CLASSES_ACGAN, DROPOUT_ACGAN, LEAK_ACGAN = 100, 10, 0.3, 0.3  # conf/acgan.py
+NOISE_MIXTURE = 16  # conf/mixture_mlp.py
 
 
 def filter_and_padding(big: int, small: int):
@@ -203,13 +205,36 @@ def build_acgan_bn(torch):
     return Generator(), dis
 
 
-def build_alternate(torch, conf_name: str):
+def build_mixture(torch, packing: int = 1):
+    """(generator, discriminator) of conf/mixture_mlp.py: 16 -> 3 x 128 ReLU -> 2, and 2m (m
+    points packed) -> 3 x 128 LeakyReLU(0.2) -> 1; weights N(0, 1/sqrt(fan_in)), biases 0."""
+    nn = torch.nn
+
+    def fc(inp, out):
+        layer = nn.Linear(inp, out)
+        nn.init.normal_(layer.weight, 0.0, inp ** -0.5)
+        nn.init.zeros_(layer.bias)
+        return layer
+
+    def mlp(inp, out, act):
+        layers = []
+        for _ in range(3):
+            layers += [fc(inp, 128), act()]
+            inp = 128
+        return nn.Sequential(*layers, fc(128, out))
+
+    return mlp(NOISE_MIXTURE, 2, nn.ReLU), mlp(2 * packing, 1, lambda: nn.LeakyReLU(0.2))
+
+
+def build_alternate(torch, conf_name: str, packing: int = 1):
     """(generator, discriminator, noise size, classes) of a conf timed with the alternate loop,
     by its file name; classes is 0 for an unconditional conf."""
     if conf_name == "acgan.py":
         return (*build_acgan(torch), NOISE_ACGAN, CLASSES_ACGAN)
     if conf_name == "acgan_bn.py":
         return (*build_acgan_bn(torch), NOISE_ACGAN, CLASSES_ACGAN)
+    if conf_name == "mixture_mlp.py":
+        return (*build_mixture(torch, packing), NOISE_MIXTURE, 0)
     if conf_name in ("mlp_gan.py", "leaky_mlp_gan.py"):
         return (*build_mlp(torch, conf_name), NOISE_MLP, 0)
     # a silent stand-in would time other networks than ours
@@ -220,11 +245,20 @@ def alternate_loop(args, torch, data) -> PartTimes:
     """The MLP GANs' and the AC-GAN's loop: a D update on a real and a fake batch (with their
     classes, for the AC-GAN), then a G update on `--g_batches` batches."""
     F = torch.nn.functional
-    gen, dis, noise_dim, classes = build_alternate(torch, args.conf.rsplit("/", 1)[-1])
+    m = args.packing
+    gen, dis_net, noise_dim, classes = build_alternate(torch, args.conf.rsplit("/", 1)[-1], m)
+    average = None
+    if args.ema_decay:  # an average of G in a copy of it
+        import copy
+
+        average = copy.deepcopy(gen).requires_grad_(False)
+
+    def dis(images):  # m points of a batch side by side: one verdict a pack
+        return dis_net(images.reshape(-1, m * images.shape[1], *images.shape[2:]))
     labels = torch.from_numpy(load_mnist_labels(args.data_dir)) if classes else None
     rng, batch = np.random.default_rng(args.seed), args.batch_size
     betas = (args.beta1, args.beta2)
-    opt_d = torch.optim.Adam(dis.parameters(), lr=args.learning_rate, betas=betas,
+    opt_d = torch.optim.Adam(dis_net.parameters(), lr=args.learning_rate, betas=betas,
                              eps=args.epsilon)
     opt_g = torch.optim.Adam(gen.parameters(), lr=args.learning_rate, betas=betas,
                              eps=args.epsilon)
@@ -240,8 +274,9 @@ def alternate_loop(args, torch, data) -> PartTimes:
         return loss
 
     g_batch = args.g_batches * batch
-    real_target = torch.full((batch, 1), args.real_label)
-    zeros, ones, g_zeros = torch.zeros(batch, 1), torch.ones(g_batch, 1), torch.zeros(g_batch, 1)
+    real_target = torch.full((batch // m, 1), args.real_label)
+    zeros, ones = torch.zeros(batch // m, 1), torch.ones(g_batch // m, 1)
+    g_zeros = torch.zeros(g_batch // m, 1)
     order, position = torch.randperm(len(data)), 0
     times = PartTimes(args.iters, args.warmup, alternating=True)
     for i in times.loop():
@@ -264,18 +299,26 @@ def alternate_loop(args, torch, data) -> PartTimes:
         if pick == "dis":
             fake = gen(*gen_inputs).detach()
             loss = judge(real, real_target, real_labels) + judge(fake, zeros, fake_labels)
+            if args.r1_gamma:  # gamma/2 E||grad D(real)||^2, a pack's input at a time
+                real = real.detach().requires_grad_(True)
+                (grad,) = torch.autograd.grad(dis(real).sum(), real, create_graph=True)
+                loss = loss + args.r1_gamma / 2 * grad.reshape(batch // m, -1).pow(2).sum(1).mean()
             opt_d.zero_grad(set_to_none=True)
             loss.backward()
             opt_d.step()
         else:
-            dis.requires_grad_(False)  # G's update computes no gradient for D's weights
+            dis_net.requires_grad_(False)  # G's update computes no gradient for D's weights
             fake = gen(*gen_inputs)
             loss = (judge(fake, ones, fake_labels) if args.loss != "minimax"
                     else judge(fake, g_zeros, fake_labels, minimax=True))
             opt_g.zero_grad(set_to_none=True)
             loss.backward()
             opt_g.step()
-            dis.requires_grad_(True)
+            dis_net.requires_grad_(True)
+            if average is not None:
+                with torch.no_grad():
+                    for mean, param in zip(average.parameters(), gen.parameters()):
+                        mean.lerp_(param, 1 - args.ema_decay)
         loss.item()  # what a user logs
         t2 = time.perf_counter()
         times.record(i, pick, t0, t1, t1, t2, t2)
@@ -291,6 +334,8 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(args.seed)
     if args.data == "uniform":
         data = rng.random((args.data_size, 2), dtype=np.float32)
+    elif args.data in ("ring", "grid"):
+        data = mixture_points(args.data, args.data_size, args.seed)
     else:
         data = load_mnist_images(args.data_dir, *args.pixel_range)
     data = torch.from_numpy(data)

@@ -29,15 +29,15 @@ def build_parser(prog: str = "paddle-gan benchmark") -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--data", choices=(*CASES, "all"), default="all",
         help="which run config to time: uniform and mnist (v1's), mnist_mlp and mnist_leaky "
-        "(the TensorFlow MLP GANs), mnist_acgan (the Keras AC-GAN with its first generator, "
-        "conf/acgan.py); default all")
+        "(the TensorFlow MLP GANs), mnist_acgan (the Keras AC-GAN, conf/mnist_acgan.yaml), ring "
+        "(the mode benchmark's default run); default all")
     add("--layers", action="store_true",
         help=f"instead: time each convolution of the MNIST DCGAN (batch {LAYERS_BATCH}), Paddle's "
         f"against the fast form; {LAYERS_WARMUP} warm-up, --iters (at most {LAYERS_MAX_ITERS}) "
         "measured")
     add("--iters", type=int, metavar="N",
         help="measured iterations (default: 1000 for uniform, whose overhead comes in bursts, "
-        "30 for mnist, 300 for the MLP GANs, 6 for mnist_acgan)")
+        "30 for mnist, 300 for the MLP GANs and ring, 6 for mnist_acgan)")
     add("--warmup", type=int, metavar="N",
         help="iterations not measured (default 5; 2 for mnist_acgan)")
     add("--plain_iters", type=int, metavar="N",
