@@ -48,14 +48,15 @@ DEFAULT_CACHE = Path("output") / "metrics_cache"
 HEADLINE = {
     "points": ("inside", "coverage", "sliced_w1", "ks"),
     "modes": ("modes", "high_quality", "reverse_kl", "sliced_w1", "ks"),
-    "images": ("frechet", "classifier_score", "class_coverage", "class_entropy", "confident",
-               "precision", "recall", "density", "coverage"),
+    "images": ("frechet", "classifier_score", "class_coverage", "smallest_class",
+               "class_entropy", "confident", "precision", "recall", "density", "coverage"),
 }
 # the confident accuracy next to the accuracy: how much of it the judge was sure of
 CONDITIONAL_HEADLINE = ("conditional_accuracy", "confident_accuracy", "class_frechet")
 BEST = {"inside": "1", "coverage": "1", "sliced_w1": "0", "ks": "0", "modes": "all",
         "high_quality": "0.989 (true samples)", "reverse_kl": "0", "frechet": "0",
-        "classifier_score": "10", "class_coverage": "1", "class_entropy": "2.303 (ln 10)",
+        "classifier_score": "10", "class_coverage": "1", "smallest_class": "0.1 (even)",
+        "class_entropy": "2.303 (ln 10)",
         "confident": "1", "precision": "1", "recall": "1", "density": "1",
         "conditional_accuracy": "1", "confident_accuracy": "1", "class_frechet": "0"}
 METRICS = sorted({name for names in (*HEADLINE.values(), CONDITIONAL_HEADLINE) for name in names})

@@ -203,6 +203,7 @@ def evaluate_images(images: np.ndarray, model: LeNet, reference: ReferenceStats,
         "class_shares": shares,
         "class_entropy": entropy,
         "class_coverage": class_coverage(shares),
+        "smallest_class": float(min(shares)),  # a collapse shows here first (even: 0.1)
         "confident": confident_share(probs, threshold),
         **prdc(reference.features, features, reference.radii, reference.nearest_k),
         "confident_threshold": float(threshold),

@@ -159,8 +159,8 @@ def test_mnist_checkpoint_with_a_tiny_classifier(mnist_run, tmp_path, capsys):
     assert sorted(p.name for p in cache.iterdir()) == [
         f"mnist-floor-{sha[:16]}-n64-seed0.json", f"mnist-test-{sha[:16]}.npz"]
     assert set(result["real"]) == {"frechet", "classifier_score", "class_coverage",
-                                   "class_entropy", "confident", "precision", "recall",
-                                   "density", "coverage"}
+                                   "smallest_class", "class_entropy", "confident", "precision",
+                                   "recall", "density", "coverage"}
     assert "real data" in printed  # the table's column
 
     # cached: neither split is read again, and the numbers do not move

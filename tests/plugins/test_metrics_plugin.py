@@ -23,8 +23,8 @@ TWO_D_KEYS = {"inside", "coverage", "sliced_w1", "ks", "distribution", "n_sample
               "n_projections", "ks_points", "checkpoint", "pass", "data", "global_step", "real",
               "generator_inputs"}
 IMAGE_KEYS = {"frechet", "classifier_score", "class_shares", "class_entropy", "class_coverage",
-              "confident", "precision", "recall", "density", "coverage", "confident_threshold",
-              "nearest_k", "extractor_sha256", "n_samples", "reference_split",
+              "smallest_class", "confident", "precision", "recall", "density", "coverage",
+              "confident_threshold", "nearest_k", "extractor_sha256", "n_samples", "reference_split",
               "reference_n_samples", "seed", "checkpoint", "pass", "data", "global_step", "real",
               "generator_inputs"}
 
