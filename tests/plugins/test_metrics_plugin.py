@@ -24,9 +24,9 @@ TWO_D_KEYS = {"inside", "coverage", "sliced_w1", "ks", "distribution", "n_sample
               "generator_inputs"}
 IMAGE_KEYS = {"frechet", "classifier_score", "class_shares", "class_entropy", "class_coverage",
               "smallest_class", "confident", "precision", "recall", "density", "coverage",
-              "confident_threshold", "nearest_k", "extractor_sha256", "n_samples", "reference_split",
-              "reference_n_samples", "seed", "checkpoint", "pass", "data", "global_step", "real",
-              "generator_inputs"}
+              "confident_threshold", "nearest_k", "extractor_sha256", "n_samples",
+              "reference_split", "reference_n_samples", "seed", "checkpoint", "pass", "data",
+              "global_step", "real", "generator_inputs"}
 
 
 def strict_lines(path: Path) -> list:
