@@ -154,12 +154,22 @@ def make_cells(spec: dict) -> list:
         try:
             resolved = resolve_settings(None, sets, {"output_dir": str(folder)},
                                         str(settings["data"]))
+            check_combination(resolved)
         except ConfigError as err:
             raise BadSweep(f"cell {name}: {err}") from None
         cells.append({"values": values, "name": name, "dir": folder,
                       "data": str(settings["data"]), "sets": sets,
                       "passes": resolved.num_passes})
     return cells
+
+
+def check_combination(settings) -> None:
+    """What the trainer refuses before it trains, beyond each setting's own range: a loss's
+    options (R1 and label smoothing only for the logistic losses), the scheduler it can have."""
+    from .registry import LOSSES
+    from .run import check_scheduler_fits
+
+    check_scheduler_fits(settings, LOSSES.get(settings.loss.name)(settings.loss))
 
 
 def claim_folder(spec: dict) -> None:

@@ -116,3 +116,12 @@ def test_the_shipped_toy_sweeps_are_valid(capsys):
     assert sweep.main([str(REPO_ROOT / "conf" / "sweeps" / "toy_critic.yaml"), "--dry_run"]) == 0
     cells = capsys.readouterr().out.splitlines()
     assert len(cells) == 3 * 2 * 3 and "loss.name=wgan_gp" in cells[-1]
+
+
+def test_a_cell_the_trainer_would_refuse_is_refused_before_anything_trains(tmp_path, capsys):
+    """Each setting in range, the combination not: R1 is for the logistic losses."""
+    assert sweep.main(["--grid", "data=ring", "--grid", "loss.name=non_saturating,lsgan",
+                       "--set", "loss.r1_gamma=0.1", "--output_dir", str(tmp_path / "s")]) == 2
+    assert "cell data=ring,loss.name=lsgan: loss lsgan: loss.real_label and loss.r1_gamma are " \
+        "for the logistic losses" in error_line(capsys)
+    assert not (tmp_path / "s").exists()
