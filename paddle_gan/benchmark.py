@@ -349,6 +349,39 @@ def count_flops(state, plugins, pass_end_s: List[float]) -> Dict[str, Dict[str, 
             for network, rows in seen.items() if rows}
 
 
+def profile_ops(state, plugins, iters: int, pass_end_s: List[float], top: int) -> List[dict]:
+    """The `top` operators that took the most time over `iters` iterations (Paddle's profiler,
+    CPU), per iteration: {"op", "calls", "ms"}; a backward's work is its GradNode's line."""
+    import io
+
+    from paddle import profiler
+
+    from .trainer import run_iteration
+
+    prof = profiler.Profiler(targets=[profiler.ProfilerTarget.CPU],
+                             on_trace_ready=lambda _: None)  # no trace files
+    prof.start()
+    for _ in range(iters):
+        _next_pass_if_due(state, plugins, pass_end_s)
+        run_iteration(state, plugins)
+        prof.step()
+    prof.stop()
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        prof.summary(sorted_by=profiler.SortedKeys.CPUTotal, op_detail=False, thread_sep=False,
+                     time_unit="ms")
+    ops: List[Dict[str, Any]] = []
+    table = text.getvalue().split("Operator Summary", 1)[-1]
+    for line in table.splitlines():  # "name [dygraph]  calls  total / avg / ... / ratio ..."
+        fields = line.split()
+        at = next((k for k in range(1, len(fields) - 2)
+                   if fields[k].isdigit() and fields[k + 2] == "/"), None)
+        if at is not None and not line.startswith(" "):
+            ops.append({"op": " ".join(fields[:at]).replace(" dygraph", ""),
+                        "calls": int(fields[at]) / iters, "ms": float(fields[at + 1]) / iters})
+    return sorted(ops, key=lambda o: -o["ms"])[:top]
+
+
 def time_whole(state, plugins, iters: int, warmup: int, pass_end_s: List[float]) -> List[tuple]:
     """The same function timed whole, without the clock: a cross-check of the parts. (seconds,
     network trained) of each measured iteration."""
@@ -443,7 +476,8 @@ def summarise(rows: List[dict], flops: Dict[str, int], peak_gflops: float,
     }
 
 
-def measure_ours(settings, iters: int, warmup: int, check_iters: int, peak_gflops: float) -> dict:
+def measure_ours(settings, iters: int, warmup: int, check_iters: int, peak_gflops: float,
+                 ops: int = 0) -> dict:
     """Build the run as the trainer does and time it; every file goes to a temporary folder."""
     from .checkpoint import Checkpointer
     from .config import load_conf_module
@@ -477,6 +511,8 @@ def measure_ours(settings, iters: int, warmup: int, check_iters: int, peak_gflop
         result = summarise(rows, flops, peak_gflops, alternating, counted)
         if whole:
             result["whole_step_iteration_ms"] = 1000 * typical_iteration(whole, alternating)
+        if ops:
+            result["ops"] = profile_ops(state, plugins, max(iters, 2), pass_end_s, ops)
         result.update(
             step_class=type(state.step).__name__,
             execution=settings.execution,
@@ -685,9 +721,13 @@ def _baseline_args(settings, iters: int, warmup: int) -> List[str]:
     ]
 
 
-def run_baseline(module: str, settings, iters: int, warmup: int, plain: bool) -> dict:
-    """tools/benchmark_plain.py or _torch.py in a subprocess: its JSON line (ms, peak_mb, ...)."""
+def run_baseline(module: str, settings, iters: int, warmup: int, plain: bool,
+                 profile: int = 0) -> dict:
+    """tools/benchmark_plain.py or _torch.py in a subprocess: its JSON line (ms, peak_mb, ...;
+    with `profile` and the alternate loop, PyTorch's top operators)."""
     cmd = [sys.executable, str(TOOLS / f"{module}.py"), *_baseline_args(settings, iters, warmup)]
+    if profile and baseline_loop(settings) == "alternate":
+        cmd += ["--profile", str(profile)]
     return json.loads(run_child(cmd, _child_env(plain), module).strip().splitlines()[-1])
 
 
@@ -775,6 +815,16 @@ def format_report(name: str, r: dict, peak_gflops: float) -> str:
         torch = r["torch"]
         lines.append(f"  PyTorch {torch.get('version', '')}: {torch['ms']['iteration']:.2f} "
                      f"ms/iter -> ours / torch = {r['torch_ratio']:.2f}")
+    if r.get("ops"):
+        theirs = r.get("torch", {}).get("ops", []) if isinstance(r.get("torch"), dict) else []
+        lines.append("  where the time goes, ms per iteration by operator (ours: Paddle's "
+                     "profiler, a backward under its GradNode; PyTorch: self time):")
+        for i in range(max(len(r["ops"]), len(theirs))):
+            mine = r["ops"][i] if i < len(r["ops"]) else None
+            other = theirs[i] if i < len(theirs) else None
+            left = f"{mine['op'][:34]:<34}{mine['ms']:>8.3f}" if mine else " " * 42
+            right = f"   {other['op'][:30]:<30}{other['ms']:>8.3f}" if other else ""
+            lines.append(f"    {left}{right}")
     rounds = r.get("rounds", [])
     if len(rounds) > 1:
         lines.append(f"  over {len(rounds)} rounds (ours, plain, torch in turn; the report above "
@@ -863,7 +913,9 @@ def benchmark(args) -> dict:
             where = f"{name}" + (f" (round {turn + 1} of {rounds})" if rounds > 1 else "")
             print(f"{where}: timing our trainer...", flush=True)
             warmup, plain_iters = counts["warmup"][name], counts["plain_iters"][name]
-            r = measure_ours(settings, iters[name], warmup, counts["check_iters"][name], peak)
+            top = getattr(args, "ops", 0) or 0
+            r = measure_ours(settings, iters[name], warmup, counts["check_iters"][name], peak,
+                             top)
             r.update(batch_size=settings.batch_size, loop=baseline_loop(settings))
             if name == "mnist" and args.run_iters > 0 and turn == 0:
                 print(f"{name}: a short whole run for its peak memory...", flush=True)
@@ -875,7 +927,7 @@ def benchmark(args) -> dict:
             if want_torch:
                 print(f"{where}: PyTorch...", flush=True)
                 r["torch"] = run_baseline("benchmark_torch", settings, plain_iters, warmup,
-                                          plain=False)
+                                          plain=False, profile=top)
                 r["torch_ratio"] = r["iteration_ms"] / r["torch"]["ms"]["iteration"]
             r["load_after"] = _load()
             runs.append(r)

@@ -181,6 +181,8 @@ def common_parser(description: str) -> argparse.ArgumentParser:
     add("--packing", type=int, default=1, help="alternate loop: points D judges at once")
     add("--r1_gamma", type=float, default=0.0, help="alternate loop: R1 on D's real batch")
     add("--ema_decay", type=float, default=0.0, help="alternate loop: an average of G")
+    add("--profile", type=int, default=0, metavar="K",
+        help="alternate loop, PyTorch: also the K operators that took the most time")
     return parser
 
 

@@ -340,6 +340,17 @@ def main(argv=None) -> int:
         data = load_mnist_images(args.data_dir, *args.pixel_range)
     data = torch.from_numpy(data)
     if args.loop == "alternate":
+        if args.profile:  # where the time goes, by operator (`paddle-gan benchmark --ops`)
+            from torch.profiler import ProfilerActivity, profile
+
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                times = alternate_loop(args, torch, data)
+            ran = times.warmup + len(times.parts["iteration"])
+            ops = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:args.profile]
+            times.print_json(threads=torch.get_num_threads(), version=torch.__version__,
+                             ops=[{"op": e.key, "calls": e.count / ran,
+                                   "ms": e.self_cpu_time_total / 1000 / ran} for e in ops])
+            return 0
         alternate_loop(args, torch, data).print_json(threads=torch.get_num_threads(),
                                                      version=torch.__version__)
         return 0

@@ -56,6 +56,9 @@ def build_parser(prog: str = "paddle-gan benchmark") -> argparse.ArgumentParser:
         "time in collectives per iteration, and D's gradients averaged by one coalesced "
         "all-reduce against paddle.DataParallel; --iters (default 10) measured after "
         "--warmup (default 2)")
+    add("--ops", type=int, default=0, metavar="K",
+        help="also the K operators that take the most time, ours (Paddle's profiler) beside "
+        "PyTorch's (with --compare torch, for the alternate-schedule cases)")
     add("--rounds", type=int, default=1, metavar="N",
         help="time ours, the plain baseline and PyTorch in turn N times and print the spread of "
         "each ratio (each ratio from one round; default 1)")

@@ -284,3 +284,15 @@ def test_executed_flops_follow_what_the_backward_computes():
     # the first's forward (no backward: detached), the second's forward and input gradient
     assert counter.parts["frozen"] == per_call["first"] + 2 * per_call["second"]
     counter.close()
+
+
+def test_ops_says_where_the_time_goes(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert benchmark_main(["--data", "uniform", "--iters", "3", "--warmup", "1",
+                           "--plain_iters", "2", "--check_iters", "0", "--ops", "5",
+                           "--set", "data_size=20000", "--json", str(out)]) == 0
+    ops = json.loads(out.read_text())["results"]["uniform"]["ops"]
+    assert 0 < len(ops) <= 5 and all(op["ms"] > 0 and op["calls"] > 0 for op in ops)
+    assert [op["ms"] for op in ops] == sorted((op["ms"] for op in ops), reverse=True)
+    assert any(op["op"] == "matmul" for op in ops)  # the linear layers' forward
+    assert "where the time goes" in capsys.readouterr().out
