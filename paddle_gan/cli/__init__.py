@@ -21,6 +21,10 @@ from ..errors import Diverged, RankLost, UsageError, did_you_mean, failure_line
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED, EXIT_RANK_LOST = 0, 1, 2, 3, 4
 EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
 
+# what generate, export and evaluate accept as their SOURCE (checkpoint.reader.open_checkpoint)
+SOURCE_HELP = ("SOURCE: a checkpoint folder, a checkpoints folder or a run's output dir (then the "
+               "newest valid checkpoint).")
+
 # name -> (module of this package, what it does)
 COMMANDS = {
     "train": ("train", "train a GAN (python tools/gan_trainer.py)"),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .. import runtime
 from ..errors import UsageError
-from . import guarded, log_to_terminal
+from . import SOURCE_HELP, guarded, log_to_terminal
 
 
 def build_parser(prog: str = "paddle-gan evaluate"):
@@ -20,8 +20,7 @@ def build_parser(prog: str = "paddle-gan evaluate"):
         description="Measure a checkpoint's generator: 2-D metrics against the true "
         "distribution, or MNIST classifier-feature metrics against the MNIST test split, each "
         "next to the same metric of real data.",
-        epilog="SOURCE: a checkpoint folder, a checkpoints folder or a run's output dir (then the "
-        "newest valid checkpoint). Exit codes: 0 done, 2 bad usage, checkpoint, data or "
+        epilog=SOURCE_HELP + " Exit codes: 0 done, 2 bad usage, checkpoint, data or "
         "extractor.",
     )
     add = parser.add_argument

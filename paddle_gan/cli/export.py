@@ -10,7 +10,7 @@ import argparse
 import os
 
 from .. import runtime
-from . import Failed, guarded, log_to_terminal
+from . import SOURCE_HELP, Failed, guarded, log_to_terminal
 
 
 def build_parser(prog: str = "paddle-gan export"):
@@ -18,8 +18,7 @@ def build_parser(prog: str = "paddle-gan export"):
         prog=prog,
         description="Export the generator of a checkpoint with paddle.jit.save, checked on the "
         "spot against the training generator.",
-        epilog="SOURCE: a checkpoint folder, a checkpoints folder or a run's output dir (then the "
-        "newest valid checkpoint). Exit codes: 0 done, 1 export check failed, 2 bad usage or "
+        epilog=SOURCE_HELP + " Exit codes: 0 done, 1 export check failed, 2 bad usage or "
         "checkpoint.",
     )
     parser.add_argument("source", metavar="SOURCE",

@@ -10,7 +10,7 @@ import os
 
 from .. import runtime
 from ..errors import UsageError
-from . import guarded, log_to_terminal
+from . import SOURCE_HELP, guarded, log_to_terminal
 
 
 def label_list(text: str):
@@ -25,8 +25,7 @@ def build_parser(prog: str = "paddle-gan generate"):
         prog=prog,
         description="Generate samples from a checkpoint: a PNG (image grid or 2-D scatter) and "
         "a .npy array.",
-        epilog="SOURCE: a checkpoint folder, a checkpoints folder or a run's output dir (then the "
-        "newest valid checkpoint). Exit codes: 0 done, 2 bad usage or checkpoint.",
+        epilog=SOURCE_HELP + " Exit codes: 0 done, 2 bad usage or checkpoint.",
     )
     add = parser.add_argument
     add("source", metavar="SOURCE", help="checkpoint folder, checkpoints folder or run dir")
