@@ -50,7 +50,8 @@ def test_sections_are_validated(raw, message):
 def test_run_configs_train_the_mixture_mlp(name):
     settings = resolve_settings(None, [], {}, name)
     assert (settings.data, settings.conf) == (name, "conf/mixture_mlp.py")
-    # the conf's DEFAULTS, not v1's uniform schedule
-    assert (settings.batch_size, settings.scheduler.name, settings.loss.name) == (
-        256, "alternate", "non_saturating")
+    # the run config's choices over the conf's DEFAULTS, not v1's uniform schedule
+    assert (settings.batch_size, settings.packing) == (512, 4)
+    assert (settings.scheduler.name, settings.loss.name) == ("alternate", "non_saturating")
+    assert settings.ema.decay == 0.999 and settings.loss.r1_gamma == 0.1
     assert "metrics" in settings.plugins and "samples" in settings.plugins
