@@ -365,7 +365,8 @@ def profile_ops(state, plugins, iters: int, pass_end_s: List[float], top: int) -
         _next_pass_if_due(state, plugins, pass_end_s)
         run_iteration(state, plugins)
         prof.step()
-    prof.stop()
+    with contextlib.redirect_stdout(io.StringIO()):  # its own "Perf Summary" of step times
+        prof.stop()
     text = io.StringIO()
     with contextlib.redirect_stdout(text):
         prof.summary(sorted_by=profiler.SortedKeys.CPUTotal, op_detail=False, thread_sep=False,
